@@ -1,0 +1,39 @@
+# scalegrid: every target installs what it needs first (`make install` is implied).
+VENV  ?= .venv
+PY    := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+# Torch comes first, pinned: these builds are the ones available on the project's machines.
+TORCH := torch==2.14.1 torchvision==0.29.1
+
+.PHONY: install test test-slow lint format train tensorboard clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	python3 -m venv $(VENV)
+	$(PY) -m pip install --quiet $(TORCH)
+	$(PY) -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+test: install            ## the default suite (tests marked slow excluded)
+	$(PY) -m pytest
+
+test-slow: install       ## only the slow tests
+	$(PY) -m pytest -m slow
+
+lint: install            ## ruff lint + format check
+	$(VENV)/bin/ruff check src tests
+	$(VENV)/bin/ruff format --check src tests
+
+format: install
+	$(VENV)/bin/ruff format src tests
+	$(VENV)/bin/ruff check --fix src tests
+
+train: install           ## the main job: ResNet-18 on CIFAR-10 (set DATA_DIR to your data folder)
+	$(PY) src/train.py $(ARGS)
+
+tensorboard: install     ## serve the logs of every run under outputs/
+	$(VENV)/bin/tensorboard --logdir outputs --host 127.0.0.1 --port 6006
+
+clean:                   ## remove the virtual environment (outputs/ and data/ are kept)
+	rm -rf $(VENV)

@@ -1,0 +1,19 @@
+"""scalegrid: model size x data size x pretraining grids for image classification."""
+
+from pathlib import Path
+
+__version__ = "0.1.0"
+
+# The checkout that holds conf/ (the package is installed editable from it).
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+CONF_DIR = PROJECT_ROOT / "conf"
+
+
+def _register_resolvers() -> None:
+    from omegaconf import OmegaConf
+
+    # ${scalegrid_root:} in conf/paths: the project checkout, wherever the command is run from.
+    OmegaConf.register_new_resolver("scalegrid_root", lambda: str(PROJECT_ROOT), replace=True)
+
+
+_register_resolvers()

@@ -1,0 +1,88 @@
+"""The LightningModule: an image classifier around any registered backbone."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import pytorch_lightning as pl
+import torch
+from torch import nn
+from torchmetrics.classification import MulticlassAccuracy, MulticlassConfusionMatrix
+
+from scalegrid.optim import build_optimizer, build_scheduler
+
+
+class ImageClassifier(pl.LightningModule):
+    """Cross-entropy training with accuracy metrics; the test pass also builds the confusion matrix.
+
+    Metrics are accumulated on the device and logged per epoch, so no training step waits on the host.
+    """
+
+    def __init__(
+        self,
+        backbone: nn.Module,
+        num_classes: int,
+        optim: Mapping[str, Any],
+        sched: Mapping[str, Any],
+        label_smoothing: float = 0.0,
+    ) -> None:
+        super().__init__()
+        self.save_hyperparameters(ignore=["backbone"])
+        self.backbone = backbone
+        self.criterion = nn.CrossEntropyLoss(label_smoothing=label_smoothing)
+        self.train_acc = MulticlassAccuracy(num_classes, average="micro")
+        self.val_acc = MulticlassAccuracy(num_classes, average="micro")
+        self.test_acc = MulticlassAccuracy(num_classes, average="micro")
+        self.test_confusion = MulticlassConfusionMatrix(num_classes)
+        self.val_acc_history: list[float] = []  # one entry per finished validation epoch (sanity checks excluded)
+        self.test_confusion_matrix: list[list[int]] | None = None
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        return self.backbone(images)
+
+    def training_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> torch.Tensor:
+        images, labels = batch
+        logits = self(images)
+        loss = self.criterion(logits, labels)
+        self.train_acc(logits, labels)
+        self.log("train/loss", loss, on_step=False, on_epoch=True, prog_bar=True)
+        self.log("train/acc", self.train_acc, on_step=False, on_epoch=True)
+        return loss
+
+    def validation_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> None:
+        images, labels = batch
+        logits = self(images)
+        self.val_acc.update(logits, labels)
+        self.log("val/loss", self.criterion(logits, labels), on_epoch=True, prog_bar=True)
+        self.log("val/acc", self.val_acc, on_epoch=True, prog_bar=True)
+
+    def on_validation_epoch_end(self) -> None:
+        if not self.trainer.sanity_checking:
+            self.val_acc_history.append(float(self.val_acc.compute()))
+
+    def test_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> None:
+        images, labels = batch
+        logits = self(images)
+        self.test_acc.update(logits, labels)
+        self.test_confusion.update(logits, labels)
+        self.log("test/loss", self.criterion(logits, labels), on_epoch=True)
+        self.log("test/acc", self.test_acc, on_epoch=True)
+
+    def on_test_epoch_end(self) -> None:
+        self.test_confusion_matrix = self.test_confusion.compute().cpu().tolist()
+        self.test_confusion.reset()
+
+    def configure_optimizers(self) -> Any:
+        trainable = [p for p in self.parameters() if p.requires_grad]
+        optimizer = build_optimizer(trainable, self.hparams.optim)
+        scheduler = build_scheduler(optimizer, self.hparams.sched, int(self.trainer.estimated_stepping_batches))
+        if scheduler is None:
+            return optimizer
+        return {"optimizer": optimizer, "lr_scheduler": scheduler}
+
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        checkpoint["val_acc_history"] = list(self.val_acc_history)
+
+    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        self.val_acc_history = list(checkpoint.get("val_acc_history", []))

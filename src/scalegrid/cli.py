@@ -1,0 +1,68 @@
+"""Hydra entry points: each prints a ScalegridError or a config error as one line and exits with code 2."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
+import hydra
+from hydra.errors import HydraException, MissingConfigException
+from omegaconf import DictConfig
+from omegaconf.errors import OmegaConfBaseException
+
+from scalegrid import CONF_DIR
+from scalegrid.errors import ScalegridError
+
+USAGE_ERROR = 2
+
+
+def one_line(error: BaseException) -> str:
+    """A config or input error as a single line that says what to change."""
+    lines = [line.strip() for line in str(error).splitlines() if line.strip()] or [type(error).__name__]
+    if isinstance(error, MissingConfigException) and error.options:
+        headline = next((line for line in lines if "Could not" in line), lines[0])
+        return f"{headline}; available options: {', '.join(sorted(error.options))}"
+    cause = error.__cause__
+    text = " ".join(lines)
+    if isinstance(cause, OmegaConfBaseException):
+        text += f" ({str(cause).splitlines()[0]})"
+    return text
+
+
+@contextmanager
+def user_errors_exit() -> Iterator[None]:
+    """Turn user errors into one line on stderr and exit code 2; anything else keeps its traceback.
+
+    Used inside the task function too: Hydra writes its own line about a failed job before re-raising.
+    """
+    try:
+        yield
+    except ScalegridError as error:
+        print(f"scalegrid: error: {error}", file=sys.stderr, flush=True)
+        sys.exit(USAGE_ERROR)
+    except (HydraException, OmegaConfBaseException) as error:
+        print(f"scalegrid: config error: {one_line(error)}", file=sys.stderr, flush=True)
+        sys.exit(USAGE_ERROR)
+
+
+def run_reporting_errors(main: Callable[[], object]) -> None:
+    """Run a Hydra main so that user errors end as one line on stderr and exit code 2."""
+    # Hydra re-raises instead of printing its own multi-line report.
+    os.environ.setdefault("HYDRA_FULL_ERROR", "1")
+    with user_errors_exit():
+        main()
+
+
+@hydra.main(version_base="1.3", config_path=str(CONF_DIR), config_name="train")
+def _train(cfg: DictConfig) -> float | None:
+    from scalegrid.training import train
+
+    with user_errors_exit():
+        return train(cfg)["test_acc"]
+
+
+def train_main() -> None:
+    """``scalegrid-train`` / ``python src/train.py``: one run, or a sweep with ``-m``."""
+    run_reporting_errors(_train)

@@ -1,0 +1,1 @@
+"""Datasets, subsets and the batched tensor data path."""

@@ -1,0 +1,150 @@
+"""The LightningDataModule for the built-in datasets: official test split apart, seeded val split, nested fractions."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytorch_lightning as pl
+import torch
+
+from scalegrid.data import cifar, mnist
+from scalegrid.data.arrays import ImageArrays
+from scalegrid.data.augment import AUGMENTATIONS, augment, normalize
+from scalegrid.data.loader import TensorBatchLoader
+from scalegrid.data.subsets import nested_fraction, split_train_val
+from scalegrid.errors import ScalegridError
+
+
+@dataclass(frozen=True)
+class BuiltinDataset:
+    """How to load a built-in dataset, and its normalisation statistics."""
+
+    load: Callable[[Path, bool, bool, bool], ImageArrays]
+    mean: tuple[float, ...]
+    std: tuple[float, ...]
+
+
+BUILTIN_DATASETS: dict[str, BuiltinDataset] = {
+    "cifar10": BuiltinDataset(cifar.load_cifar10, cifar.MEAN, cifar.STD),
+    "mnist": BuiltinDataset(mnist.load_mnist, mnist.MEAN, mnist.STD),
+}
+
+
+class BuiltinDataModule(pl.LightningDataModule):
+    """Train/val carved from the official training set; the official test set is only ever the test split."""
+
+    def __init__(
+        self,
+        name: str,
+        root: str,
+        fraction: float = 1.0,
+        val_size: int | float = 5000,
+        split_seed: int = 0,
+        batch_size: int = 128,
+        eval_batch_size: int = 512,
+        augment: str = "none",
+        mean: list[float] | None = None,
+        std: list[float] | None = None,
+        download: bool = True,
+        verify_checksums: bool = True,
+        shuffle_seed: int = 0,
+    ) -> None:
+        super().__init__()
+        if name not in BUILTIN_DATASETS:
+            raise ScalegridError(f"data.name={name!r} is unknown; choose one of {', '.join(BUILTIN_DATASETS)}")
+        if augment not in AUGMENTATIONS:
+            raise ScalegridError(f"data.augment={augment!r} is unknown; choose one of {', '.join(AUGMENTATIONS)}")
+        if not 0 < fraction <= 1:
+            raise ScalegridError(f"data.fraction={fraction} is outside (0, 1]: give the share of the training pool")
+        for key, value in (("batch_size", batch_size), ("eval_batch_size", eval_batch_size)):
+            if int(value) < 1:
+                raise ScalegridError(f"data.{key}={value} must be at least 1")
+        self.spec = BUILTIN_DATASETS[name]
+        self.name = name
+        self.root = Path(root).expanduser()
+        self.fraction = fraction
+        self.val_size = val_size
+        self.split_seed = split_seed
+        self.batch_size = int(batch_size)
+        self.eval_batch_size = int(eval_batch_size)
+        self.augment_policy = augment
+        self.mean = tuple(mean) if mean is not None else self.spec.mean
+        self.std = tuple(std) if std is not None else self.spec.std
+        self.download = download
+        self.verify_checksums = verify_checksums
+        self.shuffle_seed = shuffle_seed
+        self.train_set: ImageArrays | None = None
+        self.val_set: ImageArrays | None = None
+        self.test_set: ImageArrays | None = None
+        self.train_pool_size = 0
+        self._loaded: dict[bool, ImageArrays] = {}
+
+    def _load(self, train: bool) -> ImageArrays:
+        if train in self._loaded:
+            return self._loaded[train]
+        if not self.root.is_dir():
+            raise ScalegridError(
+                f"data.root={self.root} is not a directory: set DATA_DIR (or data.root) to the folder that holds "
+                f"the {self.name} files"
+            )
+        self._loaded[train] = self.spec.load(self.root, train, self.download, self.verify_checksums)
+        return self._loaded[train]
+
+    def prepare_data(self) -> None:
+        # Downloads (when allowed and needed) happen once here; setup() then only reads.
+        self._load(train=True)
+        self._load(train=False)
+
+    def setup(self, stage: str | None = None) -> None:
+        if self.train_set is not None:
+            return
+        official_train = self._load(train=True)
+        labels = official_train.labels.numpy()
+        pool, val = split_train_val(labels, self.val_size, self.split_seed)
+        self.train_pool_size = len(pool)
+        train = nested_fraction(labels, pool, self.fraction, self.split_seed)
+        self.train_set = official_train.select(train)
+        self.val_set = official_train.select(val)
+        self.test_set = self._load(train=False)
+        self._loaded.clear()
+
+    @property
+    def class_names(self) -> tuple[str, ...]:
+        return self._require(self.test_set).class_names
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.class_names)
+
+    @property
+    def input_shape(self) -> tuple[int, int, int]:
+        return tuple(self._require(self.train_set).images.shape[1:])
+
+    def _require(self, arrays: ImageArrays | None) -> ImageArrays:
+        if arrays is None:
+            raise RuntimeError("call setup() first")
+        return arrays
+
+    def train_dataloader(self) -> TensorBatchLoader:
+        return TensorBatchLoader(
+            self._require(self.train_set),
+            self.batch_size,
+            shuffle=True,
+            seed=self.shuffle_seed,
+            drop_singleton=True,
+        )
+
+    def val_dataloader(self) -> TensorBatchLoader:
+        return TensorBatchLoader(self._require(self.val_set), self.eval_batch_size, shuffle=False)
+
+    def test_dataloader(self) -> TensorBatchLoader:
+        return TensorBatchLoader(self._require(self.test_set), self.eval_batch_size, shuffle=False)
+
+    def on_after_batch_transfer(self, batch: Any, dataloader_idx: int) -> tuple[torch.Tensor, torch.Tensor]:
+        images, labels = batch
+        if self.trainer is not None and self.trainer.training:
+            images = augment(images, self.augment_policy)
+        return normalize(images, self.mean, self.std), labels

@@ -1,0 +1,57 @@
+"""Serving in-memory uint8 tensors as batches: no workers, no PIL, no per-sample Python."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import torch
+
+from scalegrid.data.arrays import ImageArrays
+
+
+class EpochShuffle:
+    """A seeded permutation per epoch; Lightning calls ``set_epoch`` on a loader's ``sampler`` before each epoch.
+
+    Deriving the order from (seed, epoch) rather than from a running generator keeps it the same after a resume.
+    """
+
+    def __init__(self, size: int, seed: int, shuffle: bool) -> None:
+        self.size = size
+        self.seed = seed
+        self.shuffle = shuffle
+        self.epoch = 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def order(self) -> torch.Tensor:
+        if not self.shuffle:
+            return torch.arange(self.size)
+        generator = torch.Generator().manual_seed(self.seed * 1_000_003 + self.epoch)
+        return torch.randperm(self.size, generator=generator)
+
+
+class TensorBatchLoader:
+    """Iterates (uint8 images, labels) batches of an :class:`ImageArrays`; augmentation happens after transfer."""
+
+    def __init__(
+        self, arrays: ImageArrays, batch_size: int, shuffle: bool, seed: int = 0, drop_singleton: bool = False
+    ) -> None:
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be at least 1, got {batch_size}")
+        self.arrays = arrays
+        self.batch_size = batch_size
+        self.sampler = EpochShuffle(len(arrays), seed, shuffle)
+        self.batch_sampler = None  # Lightning inspects DataLoader-like attributes; batching is done here
+        # A trailing batch of one image breaks BatchNorm in training mode; it is dropped there.
+        self.drop_singleton = drop_singleton
+
+    def __len__(self) -> int:
+        full, rest = divmod(len(self.arrays), self.batch_size)
+        return full + (1 if rest > 1 or (rest == 1 and not self.drop_singleton) else 0)
+
+    def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        order = self.sampler.order()
+        for batch in range(len(self)):
+            index = order[batch * self.batch_size : (batch + 1) * self.batch_size]
+            yield self.arrays.images[index], self.arrays.labels[index]

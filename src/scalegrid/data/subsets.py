@@ -1,0 +1,81 @@
+"""Seeded, stratified splitting and nested subsetting: pure functions on label arrays."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from scalegrid.errors import ScalegridError
+
+# Distinct streams so the validation split and the fraction subset are independent draws of one split seed.
+_VAL_STREAM = 0
+_FRACTION_STREAM = 1
+
+
+def _class_permutations(labels: np.ndarray, indices: np.ndarray, seed: int, stream: int) -> dict[int, np.ndarray]:
+    """Each class's members of ``indices``, in an order fixed by (seed, stream)."""
+    rng = np.random.default_rng([seed, stream])
+    members = {}
+    for cls in np.unique(labels[indices]):
+        in_class = np.sort(indices[labels[indices] == cls])
+        members[int(cls)] = in_class[rng.permutation(len(in_class))]
+    return members
+
+
+def largest_remainder_counts(class_counts: dict[int, int], total: int) -> dict[int, int]:
+    """Split ``total`` across classes in proportion to ``class_counts``, summing exactly to ``total``."""
+    population = sum(class_counts.values())
+    exact = {c: total * n / population for c, n in class_counts.items()}
+    counts = {c: int(np.floor(q)) for c, q in exact.items()}
+    leftover = total - sum(counts.values())
+    for c in sorted(exact, key=lambda c: (counts[c] - exact[c], c))[:leftover]:
+        counts[c] += 1
+    return counts
+
+
+def resolve_val_size(val_size: int | float, pool_size: int) -> int:
+    """``val_size`` as a count: an int is a count, a float in (0, 1) a share of the pool."""
+    if isinstance(val_size, float) and not float(val_size).is_integer():
+        if not 0 < val_size < 1:
+            raise ScalegridError(f"data.val_size={val_size} must be a count (int) or a share in (0, 1)")
+        return max(1, int(round(val_size * pool_size)))
+    count = int(val_size)
+    if count < 1 or count >= pool_size:
+        raise ScalegridError(
+            f"data.val_size={val_size} must be at least 1 and smaller than the training set ({pool_size} images)"
+        )
+    return count
+
+
+def split_train_val(labels: np.ndarray, val_size: int | float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Stratified, seeded split of all indices of ``labels`` into (train pool, validation), both sorted."""
+    labels = np.asarray(labels)
+    indices = np.arange(len(labels))
+    n_val = resolve_val_size(val_size, len(labels))
+    members = _class_permutations(labels, indices, seed, _VAL_STREAM)
+    val_counts = largest_remainder_counts({c: len(m) for c, m in members.items()}, n_val)
+    val = np.concatenate([m[: val_counts[c]] for c, m in members.items()]) if members else indices[:0]
+    train = np.setdiff1d(indices, val)
+    return train, np.sort(val)
+
+
+def nested_fraction(labels: np.ndarray, pool: np.ndarray, fraction: float, seed: int) -> np.ndarray:
+    """Stratified, seeded subset of ``pool`` holding ``fraction`` of each class, sorted.
+
+    For one seed and pool the subsets are nested: the subset for a smaller fraction lies inside
+    the subset for a larger one, so a data-size sweep changes only the amount of data.
+    """
+    if not 0 < fraction <= 1:
+        raise ScalegridError(f"data.fraction={fraction} is outside (0, 1]: give the share of the training pool to use")
+    labels = np.asarray(labels)
+    pool = np.asarray(pool)
+    members = _class_permutations(labels, pool, seed, _FRACTION_STREAM)
+    chosen = []
+    for cls, in_class in members.items():
+        count = int(np.floor(fraction * len(in_class) + 0.5))  # round half up: monotone in fraction
+        if count == 0:
+            raise ScalegridError(
+                f"data.fraction={fraction} leaves class {cls} with no training example "
+                f"(it has {len(in_class)} in the pool): use a larger fraction"
+            )
+        chosen.append(in_class[:count])
+    return np.sort(np.concatenate(chosen))

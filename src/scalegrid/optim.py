@@ -1,0 +1,63 @@
+"""Optimizers and learning-rate schedules from the ``optim`` and ``sched`` config groups."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import torch
+from torch.optim import lr_scheduler
+
+from scalegrid.errors import ScalegridError
+
+OPTIMIZERS = ("sgd", "adam", "adamw")
+SCHEDULES = ("none", "cosine", "onecycle", "step")
+
+
+def build_optimizer(params: Iterable[torch.nn.Parameter], cfg: Mapping[str, Any]) -> torch.optim.Optimizer:
+    name = cfg["name"]
+    if name == "sgd":
+        return torch.optim.SGD(
+            params,
+            lr=cfg["lr"],
+            momentum=cfg["momentum"],
+            nesterov=cfg["nesterov"],
+            weight_decay=cfg["weight_decay"],
+        )
+    if name == "adam":
+        return torch.optim.Adam(params, lr=cfg["lr"], betas=tuple(cfg["betas"]), weight_decay=cfg["weight_decay"])
+    if name == "adamw":
+        return torch.optim.AdamW(params, lr=cfg["lr"], betas=tuple(cfg["betas"]), weight_decay=cfg["weight_decay"])
+    raise ScalegridError(f"optim.name={name!r} is unknown; choose one of {', '.join(OPTIMIZERS)}")
+
+
+def build_scheduler(
+    optimizer: torch.optim.Optimizer, cfg: Mapping[str, Any], total_steps: int
+) -> dict[str, Any] | None:
+    """A Lightning ``lr_scheduler`` dict, or None for a constant learning rate.
+
+    ``total_steps`` is the number of optimizer steps of the whole fit (per-batch schedules use it).
+    """
+    name = cfg["name"]
+    if name == "none":
+        return None
+    if name == "cosine":
+        base_lrs = [group["lr"] for group in optimizer.param_groups]
+        scheduler = lr_scheduler.CosineAnnealingLR(
+            optimizer, T_max=max(1, total_steps), eta_min=min(base_lrs) * cfg["final_lr_ratio"]
+        )
+        return {"scheduler": scheduler, "interval": "step"}
+    if name == "onecycle":
+        scheduler = lr_scheduler.OneCycleLR(
+            optimizer,
+            max_lr=[group["lr"] for group in optimizer.param_groups],
+            total_steps=max(2, total_steps),
+            pct_start=cfg["pct_start"],
+            div_factor=cfg["div_factor"],
+            final_div_factor=cfg["final_div_factor"],
+        )
+        return {"scheduler": scheduler, "interval": "step"}
+    if name == "step":
+        scheduler = lr_scheduler.StepLR(optimizer, step_size=cfg["step_epochs"], gamma=cfg["gamma"])
+        return {"scheduler": scheduler, "interval": "epoch"}
+    raise ScalegridError(f"sched.name={name!r} is unknown; choose one of {', '.join(SCHEDULES)}")

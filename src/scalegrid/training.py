@@ -1,0 +1,128 @@
+"""``train(cfg)``: one run from a composed config, top to bottom, ending in ``results.json``."""
+
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+from typing import Any
+
+import pytorch_lightning as pl
+from hydra.core.hydra_config import HydraConfig
+from hydra.utils import instantiate
+from omegaconf import DictConfig, OmegaConf
+
+from scalegrid.classifier import ImageClassifier
+from scalegrid.data.datamodule import BuiltinDataModule
+from scalegrid.models import create_model
+from scalegrid.models.registry import count_parameters
+from scalegrid.results import RESULTS_FILE, library_versions, per_class_accuracy, write_json_atomic
+from scalegrid.throughput import TrainThroughput
+
+log = logging.getLogger(__name__)
+
+
+def _instantiate_group(group: DictConfig | None) -> list[Any]:
+    """Instantiate every entry of a config group that holds named ``_target_`` blocks (callbacks, loggers)."""
+    if not group:
+        return []
+    return [instantiate(block) for block in group.values() if block is not None and "_target_" in block]
+
+
+def resolved_config(cfg: DictConfig) -> dict[str, Any]:
+    """The run's config as plain data, every interpolation resolved (Hydra's own settings left out)."""
+    return {
+        key: OmegaConf.to_container(value, resolve=True) if OmegaConf.is_config(value) else value
+        for key, value in cfg.items()
+        if key != "hydra"
+    }
+
+
+def _overrides() -> list[str]:
+    return list(HydraConfig.get().overrides.task) if HydraConfig.initialized() else []
+
+
+def train(cfg: DictConfig) -> dict[str, Any]:
+    """Seed, build data and model, fit, test the best checkpoint, and write ``results.json``; returns the results."""
+    run_dir = Path(cfg.paths.output_dir)
+    pl.seed_everything(cfg.seed, workers=True)
+
+    data_options = OmegaConf.to_container(cfg.data, resolve=True)
+    datamodule = BuiltinDataModule(**data_options, shuffle_seed=cfg.seed)
+    datamodule.prepare_data()
+    datamodule.setup("fit")
+
+    model_options = OmegaConf.to_container(cfg.model, resolve=True)
+    backbone = create_model(
+        model_options.pop("name"),
+        num_classes=datamodule.num_classes,
+        input_shape=datamodule.input_shape,
+        **model_options,
+    )
+    module = ImageClassifier(
+        backbone,
+        num_classes=datamodule.num_classes,
+        optim=OmegaConf.to_container(cfg.optim, resolve=True),
+        sched=OmegaConf.to_container(cfg.sched, resolve=True),
+        label_smoothing=cfg.loss.label_smoothing,
+    )
+    params_total, params_trainable = count_parameters(module.backbone)
+
+    throughput = TrainThroughput()
+    callbacks = [*_instantiate_group(cfg.get("callbacks")), throughput]
+    loggers = _instantiate_group(cfg.get("logger"))
+    trainer: pl.Trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False)
+    config = resolved_config(cfg)
+    if loggers:
+        for logger in loggers:
+            logger.log_hyperparams(config)
+
+    started = time.perf_counter()
+    trainer.fit(module, datamodule=datamodule)
+    fit_seconds = time.perf_counter() - started
+    history = list(module.val_acc_history)  # testing restores the best checkpoint, and with it an older history
+
+    checkpoint = trainer.checkpoint_callback
+    best_path = checkpoint.best_model_path if checkpoint is not None else ""
+    started = time.perf_counter()
+    (test_metrics,) = trainer.test(module, datamodule=datamodule, ckpt_path=best_path or None, verbose=False)
+    test_seconds = time.perf_counter() - started
+
+    best_epoch = max(range(len(history)), key=history.__getitem__) if history else None
+    results = {
+        "status": "completed",
+        "test_acc": test_metrics["test/acc"],
+        "test_loss": test_metrics["test/loss"],
+        "best_val_acc": history[best_epoch] if history else None,
+        "best_epoch": best_epoch,
+        "val_acc_history": history,
+        "per_class_acc": per_class_accuracy(module.test_confusion_matrix),
+        "confusion_matrix": module.test_confusion_matrix,
+        "class_names": list(datamodule.class_names),
+        "params_total": params_total,
+        "params_trainable": params_trainable,
+        "train_size": len(datamodule.train_set),
+        "val_size": len(datamodule.val_set),
+        "test_size": len(datamodule.test_set),
+        "epochs": trainer.current_epoch,
+        "fit_seconds": fit_seconds,
+        "test_seconds": test_seconds,
+        "train_images_per_second": throughput.images_per_second,
+        "best_checkpoint": best_path or None,
+        "overrides": _overrides(),
+        "config": config,
+        "versions": library_versions(),
+    }
+    write_json_atomic(run_dir / RESULTS_FILE, results)
+    print(summary_line(cfg, results, run_dir), flush=True)
+    return results
+
+
+def summary_line(cfg: DictConfig, results: dict[str, Any], run_dir: Path) -> str:
+    return (
+        f"[scalegrid] {cfg.model.name} on {cfg.data.name} (fraction {cfg.data.fraction:g}, "
+        f"{results['train_size']} train images): test_acc={results['test_acc']:.4f} "
+        f"test_loss={results['test_loss']:.4f} best_val_acc={results['best_val_acc']:.4f} "
+        f"(epoch {results['best_epoch']}) params={results['params_trainable']:,}/{results['params_total']:,} "
+        f"fit {results['fit_seconds']:.1f}s -> {run_dir / RESULTS_FILE}"
+    )

@@ -1,0 +1,132 @@
+"""Shared fixtures: tiny CIFAR-10 and MNIST written in their official on-disk formats, and composed configs."""
+
+from __future__ import annotations
+
+import gzip
+import os
+import pickle
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hydra import compose, initialize_config_dir
+from hydra.core.global_hydra import GlobalHydra
+
+from scalegrid import CONF_DIR, PROJECT_ROOT
+
+CIFAR_CLASSES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
+REAL_DATA = Path(os.environ.get("SCALEGRID_REAL_DATA", PROJECT_ROOT.parent / "shared" / "data"))
+
+
+def _class_images(labels: np.ndarray, channels: int, size: int, rng: np.random.Generator) -> np.ndarray:
+    """Noisy images whose brightness pattern depends on the class, so a model can learn them."""
+    images = rng.integers(0, 60, size=(len(labels), channels, size, size))
+    for i, label in enumerate(labels):
+        row = (label * size) // 10
+        images[i, :, row : row + max(1, size // 10), :] += 180
+    return np.clip(images, 0, 255).astype(np.uint8)
+
+
+def _balanced_labels(per_class: int, rng: np.random.Generator) -> np.ndarray:
+    return rng.permutation(np.repeat(np.arange(10), per_class))
+
+
+def write_cifar10(root: Path, train_per_class: int = 10, test_per_class: int = 5, seed: int = 0) -> Path:
+    """Write cifar-10-batches-py/ (5 training batches, test batch, meta) as pickles like the official ones."""
+    rng = np.random.default_rng(seed)
+    folder = root / "cifar-10-batches-py"
+    folder.mkdir(parents=True, exist_ok=True)
+    train_labels = _balanced_labels(train_per_class, rng)
+    batches = np.array_split(np.arange(len(train_labels)), 5)
+    splits = {f"data_batch_{i + 1}": train_labels[index] for i, index in enumerate(batches)}
+    splits["test_batch"] = _balanced_labels(test_per_class, rng)
+    for name, labels in splits.items():
+        images = _class_images(labels, 3, 32, rng).reshape(len(labels), -1)
+        entry = {
+            "batch_label": name,
+            "labels": labels.tolist(),
+            "data": images,
+            "filenames": [f"{name}_{i}.png" for i in range(len(labels))],
+        }
+        (folder / name).write_bytes(pickle.dumps(entry))
+    meta = {"label_names": CIFAR_CLASSES, "num_cases_per_batch": len(batches[0]), "num_vis": 3072}
+    (folder / "batches.meta").write_bytes(pickle.dumps(meta))
+    return root
+
+
+def write_idx(path: Path, array: np.ndarray, compress: bool) -> None:
+    """Write a uint8 array as an IDX file (big-endian header), gzipped when ``compress``."""
+    magic = 0x0800 | array.ndim
+    header = magic.to_bytes(4, "big") + b"".join(n.to_bytes(4, "big") for n in array.shape)
+    payload = header + array.astype(np.uint8).tobytes()
+    if compress:
+        path.with_name(path.name + ".gz").write_bytes(gzip.compress(payload))
+    else:
+        path.write_bytes(payload)
+
+
+def write_mnist(
+    root: Path, train_per_class: int = 20, test_per_class: int = 5, compress: bool = True, seed: int = 0
+) -> Path:
+    """Write MNIST/raw/{train,t10k}-{images-idx3,labels-idx1}-ubyte[.gz] like the official files."""
+    rng = np.random.default_rng(seed)
+    raw = root / "MNIST" / "raw"
+    raw.mkdir(parents=True, exist_ok=True)
+    for prefix, per_class in (("train", train_per_class), ("t10k", test_per_class)):
+        labels = _balanced_labels(per_class, rng)
+        images = _class_images(labels, 1, 28, rng)[:, 0]
+        write_idx(raw / f"{prefix}-images-idx3-ubyte", images, compress)
+        write_idx(raw / f"{prefix}-labels-idx1-ubyte", labels.astype(np.uint8), compress)
+    return root
+
+
+@pytest.fixture
+def cifar_root(tmp_path: Path) -> Path:
+    return write_cifar10(tmp_path / "data")
+
+
+@pytest.fixture
+def mnist_root(tmp_path: Path) -> Path:
+    return write_mnist(tmp_path / "data")
+
+
+# Overrides that fit the tiny datasets: small validation split, no checksum (the files are not the official ones).
+TINY_DATA = ["data.val_size=20", "data.verify_checksums=false", "data.download=false", "data.batch_size=32"]
+FAST_TRAINER = [
+    "trainer.max_epochs=2",
+    "trainer.accelerator=cpu",
+    "trainer.devices=1",
+    "callbacks.progress_bar.refresh_rate=0",
+    "trainer.num_sanity_val_steps=0",
+]
+
+
+def compose_config(overrides: list[str], output_dir: Path | None = None):
+    """Compose conf/train.yaml as the entry point would, with Hydra's own config resolvable."""
+    from hydra.core.hydra_config import HydraConfig
+    from omegaconf import open_dict
+
+    GlobalHydra.instance().clear()
+    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
+        cfg = compose("train", overrides=overrides, return_hydra_config=True)
+    if output_dir is not None:
+        with open_dict(cfg):
+            cfg.paths.output_dir = str(output_dir)
+            cfg.hydra.runtime.output_dir = str(output_dir)
+        HydraConfig().set_config(cfg)
+    return cfg
+
+
+def run_train(args: list[str], env: dict[str, str] | None = None, timeout: int = 300) -> subprocess.CompletedProcess:
+    """Run src/train.py as a user would, in a subprocess."""
+    full_env = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
+    return subprocess.run(
+        [sys.executable, str(PROJECT_ROOT / "src" / "train.py"), *args],
+        capture_output=True,
+        text=True,
+        env=full_env,
+        timeout=timeout,
+        cwd=PROJECT_ROOT,
+    )

@@ -1,0 +1,75 @@
+import numpy as np
+import pytest
+
+from scalegrid.data.subsets import (
+    largest_remainder_counts,
+    nested_fraction,
+    resolve_val_size,
+    split_train_val,
+)
+from scalegrid.errors import ScalegridError
+
+
+@pytest.fixture
+def labels():
+    # Unbalanced on purpose: class 0 has 300 members, class 1 has 200, class 2 has 100.
+    return np.random.default_rng(1).permutation(np.repeat([0, 1, 2], [300, 200, 100]))
+
+
+def test_validation_split_is_stratified_disjoint_and_complete(labels):
+    train, val = split_train_val(labels, 60, seed=0)
+    assert len(val) == 60 and len(train) == 540
+    assert np.intersect1d(train, val).size == 0
+    assert np.array_equal(np.sort(np.concatenate([train, val])), np.arange(len(labels)))
+    assert np.bincount(labels[val]).tolist() == [30, 20, 10]
+
+
+def test_validation_split_as_share(labels):
+    _, val = split_train_val(labels, 0.1, seed=0)
+    assert len(val) == 60
+
+
+def test_split_depends_on_seed_only(labels):
+    assert np.array_equal(split_train_val(labels, 60, 3)[1], split_train_val(labels, 60, 3)[1])
+    assert not np.array_equal(split_train_val(labels, 60, 3)[1], split_train_val(labels, 60, 4)[1])
+
+
+def test_fraction_is_stratified(labels):
+    pool, _ = split_train_val(labels, 60, seed=0)
+    subset = nested_fraction(labels, pool, 0.5, seed=0)
+    assert np.bincount(labels[subset]).tolist() == [135, 90, 45]
+    assert np.isin(subset, pool).all()
+
+
+def test_fractions_are_nested_for_one_seed(labels):
+    pool, _ = split_train_val(labels, 60, seed=7)
+    small, half, full = (set(nested_fraction(labels, pool, f, seed=7)) for f in (1 / 16, 0.5, 1.0))
+    assert small < half < full
+    assert full == set(pool)
+
+
+def test_fraction_subset_changes_with_seed(labels):
+    pool = np.arange(len(labels))
+    assert set(nested_fraction(labels, pool, 0.25, 0)) != set(nested_fraction(labels, pool, 0.25, 1))
+
+
+@pytest.mark.parametrize("fraction", [0, -0.5, 1.5])
+def test_fraction_outside_unit_interval_is_refused(labels, fraction):
+    with pytest.raises(ScalegridError, match="data.fraction"):
+        nested_fraction(labels, np.arange(len(labels)), fraction, 0)
+
+
+def test_fraction_that_empties_a_class_is_refused(labels):
+    with pytest.raises(ScalegridError, match="no training example"):
+        nested_fraction(labels, np.arange(len(labels)), 0.001, 0)
+
+
+@pytest.mark.parametrize("val_size", [0, 600, 1.5, -3])
+def test_bad_val_size_is_refused(val_size):
+    with pytest.raises(ScalegridError, match="data.val_size"):
+        resolve_val_size(val_size, 600)
+
+
+def test_largest_remainder_sums_exactly():
+    counts = largest_remainder_counts({0: 1, 1: 1, 2: 1}, 2)
+    assert sum(counts.values()) == 2 and sorted(counts.values()) == [0, 1, 1]

@@ -11,6 +11,7 @@ import pytorch_lightning as pl
 from hydra.core.hydra_config import HydraConfig
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
+from pytorch_lightning.callbacks import LearningRateMonitor
 
 from scalegrid.classifier import ImageClassifier
 from scalegrid.data.datamodule import BuiltinDataModule
@@ -69,8 +70,10 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     params_total, params_trainable = count_parameters(module.backbone)
 
     throughput = TrainThroughput()
-    callbacks = [*_instantiate_group(cfg.get("callbacks")), throughput]
     loggers = _instantiate_group(cfg.get("logger"))
+    callbacks = [*_instantiate_group(cfg.get("callbacks")), throughput]
+    if not loggers:  # the learning-rate monitor refuses to run without a logger: with logger=none it has nothing to do
+        callbacks = [callback for callback in callbacks if not isinstance(callback, LearningRateMonitor)]
     trainer: pl.Trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False)
     config = resolved_config(cfg)
     if loggers:

@@ -5,7 +5,7 @@ from conftest import compose_config
 
 from scalegrid import CONF_DIR
 
-GROUPS = ["data", "model", "optim", "sched", "trainer", "logger", "callbacks", "paths", "hydra", "debug"]
+GROUPS = ["data", "model", "finetune", "optim", "sched", "trainer", "logger", "callbacks", "paths", "hydra", "debug"]
 OPTIONS = [(group, path.stem) for group in GROUPS for path in sorted((CONF_DIR / group).glob("*.yaml"))]
 
 

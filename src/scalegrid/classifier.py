@@ -21,15 +21,15 @@ class ImageClassifier(pl.LightningModule):
 
     def __init__(
         self,
-        backbone: nn.Module,
+        network: nn.Module,
         num_classes: int,
         optim: Mapping[str, Any],
         sched: Mapping[str, Any],
         label_smoothing: float = 0.0,
     ) -> None:
         super().__init__()
-        self.save_hyperparameters(ignore=["backbone"])
-        self.backbone = backbone
+        self.save_hyperparameters(ignore=["network"])
+        self.network = network
         self.criterion = nn.CrossEntropyLoss(label_smoothing=label_smoothing)
         self.train_acc = MulticlassAccuracy(num_classes, average="micro")
         self.val_acc = MulticlassAccuracy(num_classes, average="micro")
@@ -39,7 +39,7 @@ class ImageClassifier(pl.LightningModule):
         self.test_confusion_matrix: list[list[int]] | None = None
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
-        return self.backbone(images)
+        return self.network(images)
 
     def training_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> torch.Tensor:
         images, labels = batch
@@ -74,8 +74,12 @@ class ImageClassifier(pl.LightningModule):
         self.test_confusion.reset()
 
     def configure_optimizers(self) -> Any:
-        trainable = [p for p in self.parameters() if p.requires_grad]
-        optimizer = build_optimizer(trainable, self.hparams.optim)
+        # The head trains at optim.lr, the backbone at optim.lr * optim.backbone_lr_scale; frozen parameters stay out.
+        head = [p for p in self.network.head.parameters() if p.requires_grad]
+        backbone = [p for p in self.network.backbone.parameters() if p.requires_grad]
+        backbone_lr = self.hparams.optim["lr"] * self.hparams.optim.get("backbone_lr_scale", 1.0)
+        groups = [group for group in ({"params": head}, {"params": backbone, "lr": backbone_lr}) if group["params"]]
+        optimizer = build_optimizer(groups, self.hparams.optim)
         scheduler = build_scheduler(optimizer, self.hparams.sched, int(self.trainer.estimated_stepping_batches))
         if scheduler is None:
             return optimizer

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -15,8 +16,10 @@ from pytorch_lightning.callbacks import LearningRateMonitor
 
 from scalegrid.classifier import ImageClassifier
 from scalegrid.data.datamodule import BuiltinDataModule
+from scalegrid.finetune import FinetunePolicy
 from scalegrid.models import create_model
 from scalegrid.models.registry import count_parameters
+from scalegrid.models.weights import initialise
 from scalegrid.results import RESULTS_FILE, library_versions, per_class_accuracy, write_json_atomic
 from scalegrid.throughput import TrainThroughput
 
@@ -48,30 +51,34 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     run_dir = Path(cfg.paths.output_dir)
     pl.seed_everything(cfg.seed, workers=True)
 
+    model_options = OmegaConf.to_container(cfg.model, resolve=True)
+    model_name = model_options.pop("name")
+    weights = model_options.pop("weights", None)
+    head = model_options.pop("head", None)
+
     data_options = OmegaConf.to_container(cfg.data, resolve=True)
-    datamodule = BuiltinDataModule(**data_options, shuffle_seed=cfg.seed)
+    datamodule = BuiltinDataModule(**data_options, shuffle_seed=cfg.seed, imagenet_statistics=weights == "imagenet")
     datamodule.prepare_data()
     datamodule.setup("fit")
 
-    model_options = OmegaConf.to_container(cfg.model, resolve=True)
-    backbone = create_model(
-        model_options.pop("name"),
-        num_classes=datamodule.num_classes,
-        input_shape=datamodule.input_shape,
-        **model_options,
+    network = create_model(
+        model_name, num_classes=datamodule.num_classes, input_shape=datamodule.input_shape, head=head, **model_options
     )
+    weights_report = initialise(network, model_name, weights, arch=model_options.get("arch"))
+    finetune = FinetunePolicy(**cfg.finetune, backbone_lr_scale=cfg.optim.get("backbone_lr_scale", 1.0))
+    finetune.apply(network)
+    params_total, params_trainable = count_parameters(network)
     module = ImageClassifier(
-        backbone,
+        network,
         num_classes=datamodule.num_classes,
         optim=OmegaConf.to_container(cfg.optim, resolve=True),
         sched=OmegaConf.to_container(cfg.sched, resolve=True),
         label_smoothing=cfg.loss.label_smoothing,
     )
-    params_total, params_trainable = count_parameters(module.backbone)
 
     throughput = TrainThroughput()
     loggers = _instantiate_group(cfg.get("logger"))
-    callbacks = [*_instantiate_group(cfg.get("callbacks")), throughput]
+    callbacks = [*_instantiate_group(cfg.get("callbacks")), throughput, finetune]
     if not loggers:  # the learning-rate monitor refuses to run without a logger: with logger=none it has nothing to do
         callbacks = [callback for callback in callbacks if not isinstance(callback, LearningRateMonitor)]
     trainer: pl.Trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False)
@@ -102,6 +109,9 @@ def train(cfg: DictConfig) -> dict[str, Any]:
         "per_class_acc": per_class_accuracy(module.test_confusion_matrix),
         "confusion_matrix": module.test_confusion_matrix,
         "class_names": list(datamodule.class_names),
+        "weights": weights,
+        "weights_loaded": None if weights_report is None else asdict(weights_report),
+        "finetune": cfg.finetune.policy,
         "params_total": params_total,
         "params_trainable": params_trainable,
         "train_size": len(datamodule.train_set),
@@ -123,7 +133,8 @@ def train(cfg: DictConfig) -> dict[str, Any]:
 
 def summary_line(cfg: DictConfig, results: dict[str, Any], run_dir: Path) -> str:
     return (
-        f"[scalegrid] {cfg.model.name} on {cfg.data.name} (fraction {cfg.data.fraction:g}, "
+        f"[scalegrid] {cfg.model.name} ({results['weights'] or 'scratch'}, {results['finetune']}) on {cfg.data.name} "
+        f"(fraction {cfg.data.fraction:g}, "
         f"{results['train_size']} train images): test_acc={results['test_acc']:.4f} "
         f"test_loss={results['test_loss']:.4f} best_val_acc={results['best_val_acc']:.4f} "
         f"(epoch {results['best_epoch']}) params={results['params_trainable']:,}/{results['params_total']:,} "

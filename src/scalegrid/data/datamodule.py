@@ -9,12 +9,14 @@ from typing import Any
 
 import pytorch_lightning as pl
 import torch
+import torch.nn.functional as F
 
 from scalegrid.data import cifar, mnist
 from scalegrid.data.arrays import ImageArrays
 from scalegrid.data.augment import AUGMENTATIONS, augment, normalize
 from scalegrid.data.loader import TensorBatchLoader
-from scalegrid.data.subsets import nested_fraction, split_train_val
+from scalegrid.data.normalization import choose_normalization
+from scalegrid.data.subsets import nested_fraction, select_classes, split_train_val
 from scalegrid.errors import ScalegridError
 
 
@@ -50,7 +52,10 @@ class BuiltinDataModule(pl.LightningDataModule):
         std: list[float] | None = None,
         download: bool = True,
         verify_checksums: bool = True,
+        classes: list[int | str] | None = None,
+        image_size: int | None = None,
         shuffle_seed: int = 0,
+        imagenet_statistics: bool = False,
     ) -> None:
         super().__init__()
         if name not in BUILTIN_DATASETS:
@@ -71,8 +76,19 @@ class BuiltinDataModule(pl.LightningDataModule):
         self.batch_size = int(batch_size)
         self.eval_batch_size = int(eval_batch_size)
         self.augment_policy = augment
-        self.mean = tuple(mean) if mean is not None else self.spec.mean
-        self.std = tuple(std) if std is not None else self.spec.std
+        if (mean is None) != (std is None):
+            raise ScalegridError("data.mean and data.std go together: set both, or leave both null")
+        if image_size is not None and int(image_size) < 8:
+            raise ScalegridError(
+                f"data.image_size={image_size} must be at least 8 pixels (or null for the native size)"
+            )
+        self.configured_mean = mean
+        self.configured_std = std
+        self.imagenet_statistics = imagenet_statistics
+        self.mean: tuple[float, ...] = ()
+        self.std: tuple[float, ...] = ()
+        self.classes = list(classes) if classes is not None else None
+        self.image_size = int(image_size) if image_size is not None else None
         self.download = download
         self.verify_checksums = verify_checksums
         self.shuffle_seed = shuffle_seed
@@ -101,15 +117,29 @@ class BuiltinDataModule(pl.LightningDataModule):
     def setup(self, stage: str | None = None) -> None:
         if self.train_set is not None:
             return
-        official_train = self._load(train=True)
+        official_train = self._only_requested_classes(self._load(train=True))
         labels = official_train.labels.numpy()
         pool, val = split_train_val(labels, self.val_size, self.split_seed)
         self.train_pool_size = len(pool)
         train = nested_fraction(labels, pool, self.fraction, self.split_seed)
         self.train_set = official_train.select(train)
         self.val_set = official_train.select(val)
-        self.test_set = self._load(train=False)
+        self.test_set = self._only_requested_classes(self._load(train=False))
         self._loaded.clear()
+        self.mean, self.std = choose_normalization(
+            self.configured_mean,
+            self.configured_std,
+            self.spec.mean,
+            self.spec.std,
+            self.imagenet_statistics,
+            self.train_set.images.shape[1],
+        )
+
+    def _only_requested_classes(self, arrays: ImageArrays) -> ImageArrays:
+        if self.classes is None:
+            return arrays
+        kept, labels, names = select_classes(arrays.labels.numpy(), arrays.class_names, self.classes)
+        return ImageArrays(arrays.images[kept], torch.from_numpy(labels).long(), names)
 
     @property
     def class_names(self) -> tuple[str, ...]:
@@ -121,7 +151,11 @@ class BuiltinDataModule(pl.LightningDataModule):
 
     @property
     def input_shape(self) -> tuple[int, int, int]:
-        return tuple(self._require(self.train_set).images.shape[1:])
+        """(C, H, W) as the model sees it: after resizing to ``image_size``."""
+        channels, height, width = self._require(self.train_set).images.shape[1:]
+        if self.image_size is not None:
+            return channels, self.image_size, self.image_size
+        return channels, height, width
 
     def _require(self, arrays: ImageArrays | None) -> ImageArrays:
         if arrays is None:
@@ -147,4 +181,9 @@ class BuiltinDataModule(pl.LightningDataModule):
         images, labels = batch
         if self.trainer is not None and self.trainer.training:
             images = augment(images, self.augment_policy)
-        return normalize(images, self.mean, self.std), labels
+        images = normalize(images, self.mean, self.std)
+        if self.image_size is not None and images.shape[-1] != self.image_size:
+            images = F.interpolate(
+                images, size=(self.image_size, self.image_size), mode="bilinear", align_corners=False
+            )
+        return images, labels

@@ -79,3 +79,28 @@ def nested_fraction(labels: np.ndarray, pool: np.ndarray, fraction: float, seed:
             )
         chosen.append(in_class[:count])
     return np.sort(np.concatenate(chosen))
+
+
+def select_classes(
+    labels: np.ndarray, class_names: tuple[str, ...], requested: list[int | str]
+) -> tuple[np.ndarray, np.ndarray, tuple[str, ...]]:
+    """Keep only the requested classes (ids or names), relabelled 0..k-1 in the order given.
+
+    Returns (indices of the kept examples, their new labels, the kept class names).
+    """
+    valid = ", ".join(f"{index}={name}" for index, name in enumerate(class_names))
+    ids = []
+    for item in requested:
+        if isinstance(item, str) and item in class_names:
+            ids.append(class_names.index(item))
+        elif isinstance(item, int) and not isinstance(item, bool) and 0 <= item < len(class_names):
+            ids.append(item)
+        else:
+            raise ScalegridError(f"data.classes: unknown class {item!r}; valid ids and names: {valid}")
+    if len(set(ids)) != len(ids) or len(ids) < 2:
+        raise ScalegridError(f"data.classes={list(requested)} must name at least two distinct classes")
+    labels = np.asarray(labels)
+    relabel = np.full(len(class_names), -1)
+    relabel[ids] = np.arange(len(ids))
+    kept = np.flatnonzero(relabel[labels] >= 0)
+    return kept, relabel[labels[kept]], tuple(class_names[i] for i in ids)

@@ -1,7 +1,7 @@
 """Backbones behind one registry: ``create_model(name, num_classes, input_shape)``."""
 
 # Importing the modules registers their models.
-from scalegrid.models import mnist_net, resnets  # noqa: F401
-from scalegrid.models.registry import available_models, create_model, register_model
+from scalegrid.models import resnets, small_cnns, vgg  # noqa: F401
+from scalegrid.models.registry import available_models, create_model, model_entry, register_model
 
-__all__ = ["available_models", "create_model", "register_model"]
+__all__ = ["available_models", "create_model", "model_entry", "register_model"]

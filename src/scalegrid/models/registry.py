@@ -1,25 +1,42 @@
-"""One table of model constructors, filled by the ``@register_model`` decorator (the timm pattern)."""
+"""One table of model constructors, filled by the ``@register_model`` decorator (the timm pattern).
+
+A constructor builds the backbone only: ``constructor(input_shape, **options) -> (backbone, feature_dim)``.
+``create_model`` adds the head, so every model gets the same heads, weights and freeze policies.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from torch import nn
 
 from scalegrid.errors import ScalegridError
+from scalegrid.models.network import Network, build_head
 
-# A constructor takes num_classes and input_shape (C, H, W) plus its own keyword options.
-ModelConstructor = Callable[..., nn.Module]
-_MODELS: dict[str, ModelConstructor] = {}
+BackboneConstructor = Callable[..., tuple[nn.Module, int]]
 
 
-def register_model(name: str) -> Callable[[ModelConstructor], ModelConstructor]:
-    """Register a constructor under ``name``; ``conf/model/<name>.yaml`` selects it."""
+@dataclass(frozen=True)
+class ModelEntry:
+    constructor: BackboneConstructor
+    # The torchvision architecture whose ImageNet weights fit this backbone (None: there are none).
+    imagenet_arch: str | None
+    default_input: tuple[int, int, int]
 
-    def decorator(constructor: ModelConstructor) -> ModelConstructor:
+
+_MODELS: dict[str, ModelEntry] = {}
+
+
+def register_model(
+    name: str, imagenet_arch: str | None = None, default_input: tuple[int, int, int] = (3, 32, 32)
+) -> Callable[[BackboneConstructor], BackboneConstructor]:
+    """Register a backbone constructor under ``name``; ``conf/model/<name>.yaml`` selects it."""
+
+    def decorator(constructor: BackboneConstructor) -> BackboneConstructor:
         if name in _MODELS:
             raise ValueError(f"model {name!r} is registered twice")
-        _MODELS[name] = constructor
+        _MODELS[name] = ModelEntry(constructor, imagenet_arch, default_input)
         return constructor
 
     return decorator
@@ -29,11 +46,21 @@ def available_models() -> list[str]:
     return sorted(_MODELS)
 
 
-def create_model(name: str, num_classes: int, input_shape: tuple[int, int, int], **options) -> nn.Module:
-    """Build the registered model ``name`` for ``num_classes`` classes and inputs of ``input_shape``."""
+def model_entry(name: str) -> ModelEntry:
     if name not in _MODELS:
         raise ScalegridError(f"model.name={name!r} is unknown; available: {', '.join(available_models())}")
-    return _MODELS[name](num_classes=num_classes, input_shape=tuple(input_shape), **options)
+    return _MODELS[name]
+
+
+def create_model(
+    name: str, num_classes: int, input_shape: tuple[int, int, int], head: dict | None = None, **options
+) -> Network:
+    """Build the registered model ``name`` for ``num_classes`` classes and inputs of ``input_shape`` (C, H, W).
+
+    ``head`` holds ``kind`` (linear | mlp), ``dropout`` and ``hidden``; other options go to the constructor.
+    """
+    backbone, features = model_entry(name).constructor(tuple(input_shape), **options)
+    return Network(backbone, build_head(features, num_classes, **(head or {})))
 
 
 def count_parameters(model: nn.Module) -> tuple[int, int]:

@@ -1,0 +1,144 @@
+"""Initial weights for a Network: ImageNet (torchvision's files, through torch.hub's cache) or an earlier checkpoint."""
+
+from __future__ import annotations
+
+import logging
+import pickle
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+import torchvision
+from torch import nn
+
+from scalegrid.errors import ScalegridError
+from scalegrid.models.registry import model_entry
+
+log = logging.getLogger(__name__)
+
+# Ways an on-disk state dict's keys can relate to a Network's ``backbone.*``/``head.*`` keys.
+_KEY_PREFIXES = (
+    ("network.", ""),  # a scalegrid Lightning checkpoint (ImageClassifier.network)
+    ("", ""),  # a Network state dict
+    ("", "backbone."),  # a bare backbone / torchvision model state dict
+)
+
+
+@dataclass
+class LoadReport:
+    """What happened when weights were loaded: which keys took, and which did not and why."""
+
+    source: str
+    loaded: list[str] = field(default_factory=list)
+    missing: list[str] = field(default_factory=list)  # model keys the file did not provide
+    unexpected: list[str] = field(default_factory=list)  # file keys the model does not have
+    shape_mismatch: list[str] = field(default_factory=list)  # same key, other shape (a new head, a new stem)
+
+    def summary(self) -> str:
+        return (
+            f"weights from {self.source}: {len(self.loaded)} tensors loaded, {len(self.missing)} missing "
+            f"({_preview(self.missing)}), {len(self.unexpected)} unexpected ({_preview(self.unexpected)}), "
+            f"{len(self.shape_mismatch)} skipped for shape ({_preview(self.shape_mismatch)})"
+        )
+
+
+def _preview(keys: list[str], count: int = 4) -> str:
+    return ", ".join(keys[:count]) + (", ..." if len(keys) > count else "") if keys else "none"
+
+
+def imagenet_weights(model_name: str, arch: str | None = None):
+    """torchvision's default ImageNet weights enum for a registered model (``arch`` for ``model=torchvision``)."""
+    source = arch if model_name == "torchvision" else model_entry(model_name).imagenet_arch
+    if source is None:
+        raise ScalegridError(
+            f"model.weights=imagenet: {model_name} has no ImageNet weights; use model.weights=null or a checkpoint path"
+        )
+    try:
+        return torchvision.models.get_model_weights(source).DEFAULT
+    except ValueError:
+        raise ScalegridError(f"model.weights=imagenet: torchvision has no ImageNet weights for {source}") from None
+
+
+def load_imagenet_state_dict(weights) -> dict[str, torch.Tensor]:
+    """The state dict of a torchvision weights entry, from torch.hub's cache (``$TORCH_HOME/hub/checkpoints``)."""
+    file_name = Path(weights.url).name
+    cache = Path(torch.hub.get_dir()) / "checkpoints"
+    if not (cache / file_name).is_file():
+        log.info("ImageNet weights %s are not in %s: downloading", file_name, cache)
+    try:
+        return torch.hub.load_state_dict_from_url(
+            weights.url, model_dir=str(cache), map_location="cpu", progress=False, check_hash=True, weights_only=True
+        )
+    except Exception as error:  # offline: URLError; a bad file: RuntimeError/UnpicklingError
+        raise ScalegridError(
+            f"ImageNet weights {file_name} could not be loaded ({type(error).__name__}): put the file {file_name} "
+            f"in {cache} (set TORCH_HOME to use another cache), or run once with internet"
+        ) from None
+
+
+def read_checkpoint(path: Path) -> dict[str, torch.Tensor]:
+    """A state dict from a scalegrid ``.ckpt`` or a plain ``.pt``/``.pth`` state dict, loaded with weights_only=True."""
+    path = Path(path).expanduser()
+    if not path.is_file():
+        raise ScalegridError(
+            f"model.weights={path}: no such file (give a .ckpt of an earlier run, or a .pt/.pth state dict)"
+        )
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+    except (pickle.UnpicklingError, RuntimeError, EOFError, ValueError, OSError) as error:
+        reason = str(error).splitlines()[0][:160] if str(error) else type(error).__name__
+        raise ScalegridError(
+            f"model.weights={path} is not a checkpoint or state dict torch can load safely ({reason})"
+        ) from None
+    state_dict = payload.get("state_dict", payload) if isinstance(payload, dict) else None
+    if not isinstance(state_dict, dict) or not all(isinstance(value, torch.Tensor) for value in state_dict.values()):
+        raise ScalegridError(f"model.weights={path} holds no state dict (a mapping of names to tensors)")
+    return state_dict
+
+
+def load_into(network: nn.Module, state_dict: dict[str, torch.Tensor], source: str) -> LoadReport:
+    """Load every tensor whose name and shape fit; a head (or stem) of another shape is skipped and reported.
+
+    A 3-channel first convolution loads into a 1-channel one by summing its filters over the input channels:
+    a grey image repeated three times gives the same response, at a third of the cost.
+    Raises when no backbone tensor matched (the file is for another architecture).
+    """
+    target = network.state_dict()
+    best: dict[str, torch.Tensor] = {}
+    for strip, add in _KEY_PREFIXES:
+        renamed = {add + key[len(strip) :]: value for key, value in state_dict.items() if key.startswith(strip)}
+        if len(set(renamed) & set(target)) > len(set(best) & set(target)):
+            best = renamed
+    report = LoadReport(source)
+    accepted = {}
+    for key, value in best.items():
+        if key not in target:
+            report.unexpected.append(key)
+            continue
+        wanted = target[key]
+        if value.shape != wanted.shape and value.ndim == 4 and value.shape[1] == 3 and wanted.shape[1] == 1:
+            value = value.sum(dim=1, keepdim=True)
+        if value.shape != wanted.shape:
+            report.shape_mismatch.append(key)
+            continue
+        accepted[key] = value
+        report.loaded.append(key)
+    report.missing = [key for key in target if key not in accepted]
+    if not any(key.startswith("backbone.") for key in accepted):
+        raise ScalegridError(
+            f"model.weights: nothing in {source} matches this model's backbone "
+            f"({len(state_dict)} tensors, e.g. {_preview(list(state_dict), 2)}): is it for another architecture?"
+        )
+    network.load_state_dict(accepted, strict=False)
+    log.info(report.summary())
+    return report
+
+
+def initialise(network: nn.Module, model_name: str, weights: str | None, arch: str | None = None) -> LoadReport | None:
+    """Apply ``model.weights``: None (keep the random init), ``imagenet``, or a checkpoint path."""
+    if weights is None:
+        return None
+    if weights == "imagenet":
+        entry = imagenet_weights(model_name, arch)
+        return load_into(network, load_imagenet_state_dict(entry), f"ImageNet ({Path(entry.url).name})")
+    return load_into(network, read_checkpoint(Path(weights)), str(weights))

@@ -158,3 +158,47 @@ def test_write_cifar10_helper_is_reusable(tmp_path):
     write_cifar10(tmp_path, train_per_class=5)
     write_cifar10(tmp_path, train_per_class=10)
     assert len(load_cifar10(tmp_path, train=True, download=False, verify_checksums=False)) == 100
+
+
+def test_class_subset_filters_train_val_and_test(cifar_root):
+    module = BuiltinDataModule(
+        "cifar10", str(cifar_root), val_size=10, classes=[5, 6, 7, 8, 9], verify_checksums=False, download=False
+    )
+    module.setup("fit")
+    assert module.class_names == ("dog", "frog", "horse", "ship", "truck") and module.num_classes == 5
+    assert len(module.train_set) + len(module.val_set) == 50 and len(module.test_set) == 25
+    for split in (module.train_set, module.val_set, module.test_set):
+        assert set(split.labels.tolist()) == set(range(5))
+
+
+def test_image_size_resizes_batches_and_reports_the_model_input(cifar_root):
+    module = BuiltinDataModule(
+        "cifar10", str(cifar_root), val_size=20, image_size=64, verify_checksums=False, download=False
+    )
+    module.setup("fit")
+    images, _ = module.on_after_batch_transfer(next(iter(module.val_dataloader())), 0)
+    assert module.input_shape == (3, 64, 64) and images.shape[1:] == (3, 64, 64)
+
+
+@pytest.mark.parametrize(
+    ("imagenet", "mean", "expected"),
+    [
+        (False, None, (0.4914, 0.4822, 0.4465)),
+        (True, None, (0.485, 0.456, 0.406)),
+        (True, [0.5, 0.5, 0.5], (0.5, 0.5, 0.5)),
+    ],
+)
+def test_normalisation_follows_the_weights_unless_configured(cifar_root, imagenet, mean, expected):
+    std = None if mean is None else [0.25, 0.25, 0.25]
+    module = BuiltinDataModule(
+        "cifar10",
+        str(cifar_root),
+        val_size=20,
+        mean=mean,
+        std=std,
+        imagenet_statistics=imagenet,
+        verify_checksums=False,
+        download=False,
+    )
+    module.setup("fit")
+    assert module.mean == pytest.approx(expected)

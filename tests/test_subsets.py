@@ -5,6 +5,7 @@ from scalegrid.data.subsets import (
     largest_remainder_counts,
     nested_fraction,
     resolve_val_size,
+    select_classes,
     split_train_val,
 )
 from scalegrid.errors import ScalegridError
@@ -73,3 +74,17 @@ def test_bad_val_size_is_refused(val_size):
 def test_largest_remainder_sums_exactly():
     counts = largest_remainder_counts({0: 1, 1: 1, 2: 1}, 2)
     assert sum(counts.values()) == 2 and sorted(counts.values()) == [0, 1, 1]
+
+
+def test_select_classes_by_id_and_name_relabels_in_the_given_order():
+    labels = np.array([0, 1, 2, 3, 2, 1, 0, 3])
+    names = ("cat", "dog", "fox", "owl")
+    kept, relabelled, kept_names = select_classes(labels, names, ["owl", 1])
+    assert kept.tolist() == [1, 3, 5, 7]
+    assert relabelled.tolist() == [1, 0, 1, 0] and kept_names == ("owl", "dog")
+
+
+@pytest.mark.parametrize("requested", [[0, 9], ["cat", "wolf"], [1, 1], [2]])
+def test_select_classes_refuses_unknown_or_degenerate_requests(requested):
+    with pytest.raises(ScalegridError, match="data.classes"):
+        select_classes(np.array([0, 1, 2, 3]), ("cat", "dog", "fox", "owl"), requested)

@@ -5,6 +5,7 @@ import json
 from pathlib import Path
 
 import pytest
+import torch
 from conftest import FAST_TRAINER, TINY_DATA, compose_config, run_train
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
@@ -140,3 +141,46 @@ def test_bad_input_is_one_line_and_exit_code_2(args, env, expected, mnist_root, 
     assert len(lines) == 1, proc.stderr
     assert expected in lines[0]
     assert not (run_dir / RESULTS_FILE).exists()
+
+
+def test_transfer_from_a_checkpoint_of_an_earlier_run(cifar_root, tmp_path):
+    """Run A trains on classes 0-4; run B starts from A's checkpoint on classes 5-9 with a linear probe."""
+    common = [f"data.root={cifar_root}", *TINY_DATA, "data.val_size=10", *FAST_TRAINER, "trainer.max_epochs=1"]
+    first = train(compose_config(["data.classes=[0,1,2,3,4]", *common], output_dir=tmp_path / "a"))
+    checkpoint = first["best_checkpoint"]
+    from scalegrid.models import create_model
+    from scalegrid.models.weights import initialise, read_checkpoint
+
+    saved = read_checkpoint(checkpoint)
+    network = create_model("resnet18", num_classes=5, input_shape=(3, 32, 32))
+    initialise(network, "resnet18", checkpoint)
+    for key, value in network.backbone.state_dict().items():
+        assert torch.equal(value, saved[f"network.backbone.{key}"]), key
+
+    second = train(
+        compose_config(
+            ["data.classes=[5,6,7,8,9]", f"model.weights={checkpoint}", "finetune=linear_probe", *common],
+            output_dir=tmp_path / "b",
+        )
+    )
+    assert second["weights"] == checkpoint and second["finetune"] == "linear_probe"
+    assert second["params_trainable"] == 512 * 5 + 5
+    assert not second["weights_loaded"]["missing"] and second["class_names"][0] == "dog"
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (["model=resnet18", "finetune=freeze_stages", "finetune.freeze_stages=12"], "the maximum is 10"),
+        (["data.classes=[0,42]"], "data.classes: unknown class 42"),
+        (["model.weights=/nonexistent/run.ckpt"], "model.weights=/nonexistent/run.ckpt: no such file"),
+        (["model.weights=imagenet"], "mnist_net has no ImageNet weights"),
+        (["model=torchvision", "model.arch=nosuchnet"], "model.arch='nosuchnet' is not a torchvision"),
+    ],
+)
+def test_bad_model_input_is_one_line_and_exit_code_2(args, expected, mnist_root, tmp_path):
+    base = ["data=mnist", "model=mnist_net", f"data.root={mnist_root}", *TINY_DATA, *FAST_TRAINER]
+    proc = run_train([*base, f"hydra.run.dir={tmp_path / 'run'}", *args])
+    lines = [line for line in proc.stderr.splitlines() if line.strip()]
+    assert proc.returncode == 2 and len(lines) == 1, proc.stderr[-2000:]
+    assert expected in lines[0]

@@ -51,9 +51,11 @@ def freeze(modules: list[nn.Module], train_bn: bool) -> None:
 def set_frozen_eval(modules: list[nn.Module], train_bn: bool) -> None:
     """Put frozen modules in eval mode (dropout off, BatchNorm statistics fixed)."""
     for module in modules:
-        for layer in module.modules():
-            if not (train_bn and isinstance(layer, _BatchNorm)):
-                layer.eval()
+        module.eval()  # recursive
+        if train_bn:
+            for layer in module.modules():
+                if isinstance(layer, _BatchNorm):
+                    layer.train()
 
 
 class FinetunePolicy(BaseFinetuning):

@@ -64,7 +64,9 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     network = create_model(
         model_name, num_classes=datamodule.num_classes, input_shape=datamodule.input_shape, head=head, **model_options
     )
-    weights_report = initialise(network, model_name, weights, arch=model_options.get("arch"))
+    weights_report = initialise(
+        network, model_name, weights, arch=model_options.get("arch"), download=cfg.download_weights
+    )
     finetune = FinetunePolicy(**cfg.finetune, backbone_lr_scale=cfg.optim.get("backbone_lr_scale", 1.0))
     finetune.apply(network)
     params_total, params_trainable = count_parameters(network)

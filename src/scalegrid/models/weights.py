@@ -59,11 +59,19 @@ def imagenet_weights(model_name: str, arch: str | None = None):
         raise ScalegridError(f"model.weights=imagenet: torchvision has no ImageNet weights for {source}") from None
 
 
-def load_imagenet_state_dict(weights) -> dict[str, torch.Tensor]:
-    """The state dict of a torchvision weights entry, from torch.hub's cache (``$TORCH_HOME/hub/checkpoints``)."""
+def load_imagenet_state_dict(weights, download: bool = True) -> dict[str, torch.Tensor]:
+    """The state dict of a torchvision weights entry, from torch.hub's cache (``$TORCH_HOME/hub/checkpoints``).
+
+    A missing file is downloaded when ``download``; otherwise, or offline, the error names the file and the folder.
+    """
     file_name = Path(weights.url).name
     cache = Path(torch.hub.get_dir()) / "checkpoints"
     if not (cache / file_name).is_file():
+        if not download:
+            raise ScalegridError(
+                f"ImageNet weights {file_name} are not in {cache} and download_weights=false: put the file there "
+                "(set TORCH_HOME to use another cache), or allow the download"
+            )
         log.info("ImageNet weights %s are not in %s: downloading", file_name, cache)
     try:
         return torch.hub.load_state_dict_from_url(
@@ -134,11 +142,13 @@ def load_into(network: nn.Module, state_dict: dict[str, torch.Tensor], source: s
     return report
 
 
-def initialise(network: nn.Module, model_name: str, weights: str | None, arch: str | None = None) -> LoadReport | None:
+def initialise(
+    network: nn.Module, model_name: str, weights: str | None, arch: str | None = None, download: bool = True
+) -> LoadReport | None:
     """Apply ``model.weights``: None (keep the random init), ``imagenet``, or a checkpoint path."""
     if weights is None:
         return None
     if weights == "imagenet":
         entry = imagenet_weights(model_name, arch)
-        return load_into(network, load_imagenet_state_dict(entry), f"ImageNet ({Path(entry.url).name})")
+        return load_into(network, load_imagenet_state_dict(entry, download), f"ImageNet ({Path(entry.url).name})")
     return load_into(network, read_checkpoint(Path(weights)), str(weights))

@@ -1,0 +1,96 @@
+"""Initial weights: ImageNet files from a local torch.hub cache, and checkpoints of earlier runs."""
+
+from pathlib import Path
+
+import pytest
+import torch
+import torchvision
+
+from scalegrid.errors import ScalegridError
+from scalegrid.models import create_model
+from scalegrid.models.weights import initialise, read_checkpoint
+
+RESNET18_FILE = Path(torchvision.models.ResNet18_Weights.IMAGENET1K_V1.url).name  # resnet18-f37072fd.pth
+
+
+@pytest.fixture
+def imagenet_cache(tmp_path, monkeypatch):
+    """A TORCH_HOME whose hub cache holds a ResNet-18 state dict under torchvision's file name."""
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
+    cache = tmp_path / "torch" / "hub" / "checkpoints"
+    cache.mkdir(parents=True)
+    state = torchvision.models.resnet18(weights=None).state_dict()
+    torch.save(state, cache / RESNET18_FILE)
+    return state
+
+
+def test_imagenet_weights_load_from_the_cache_offline(imagenet_cache):
+    network = create_model("resnet18", num_classes=10, input_shape=(3, 32, 32))
+    report = initialise(network, "resnet18", "imagenet", download=False)
+    assert torch.equal(network.backbone.layer4[1].conv2.weight, imagenet_cache["layer4.1.conv2.weight"])
+    assert torch.equal(network.backbone.bn1.running_mean, imagenet_cache["bn1.running_mean"])
+    assert set(report.unexpected) == {"backbone.fc.weight", "backbone.fc.bias"}  # ImageNet's 1000-class head
+    assert set(report.missing) == {"head.weight", "head.bias"}
+
+
+def test_imagenet_weights_load_into_the_cifar_stem_variant_except_the_stem(imagenet_cache):
+    network = create_model("resnet18_cifar", num_classes=10, input_shape=(3, 32, 32))
+    report = initialise(network, "resnet18_cifar", "imagenet", download=False)
+    assert report.shape_mismatch == ["backbone.conv1.weight"]
+    assert torch.equal(network.backbone.layer1[0].conv1.weight, imagenet_cache["layer1.0.conv1.weight"])
+
+
+def test_imagenet_stem_is_summed_for_one_channel_input(imagenet_cache):
+    network = create_model("resnet18", num_classes=10, input_shape=(1, 28, 28))
+    initialise(network, "resnet18", "imagenet", download=False)
+    assert torch.allclose(network.backbone.conv1.weight, imagenet_cache["conv1.weight"].sum(1, keepdim=True))
+
+
+def test_missing_imagenet_file_names_the_file_and_folder(tmp_path, monkeypatch):
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path))
+    network = create_model("resnet18", num_classes=10, input_shape=(3, 32, 32))
+    with pytest.raises(ScalegridError, match=rf"{RESNET18_FILE} are not in {tmp_path}/hub/checkpoints"):
+        initialise(network, "resnet18", "imagenet", download=False)
+
+
+def test_imagenet_for_a_model_without_imagenet_weights_is_refused():
+    network = create_model("mnist_net", num_classes=10, input_shape=(1, 28, 28))
+    with pytest.raises(ScalegridError, match="mnist_net has no ImageNet weights"):
+        initialise(network, "mnist_net", "imagenet", download=False)
+
+
+def test_plain_state_dicts_load_whatever_their_key_layout(tmp_path):
+    source = create_model("resnet18", num_classes=10, input_shape=(3, 32, 32))
+    torch.save(source.state_dict(), tmp_path / "network.pt")
+    torch.save(source.backbone.state_dict(), tmp_path / "backbone.pth")
+    for name in ("network.pt", "backbone.pth"):
+        target = create_model("resnet18", num_classes=10, input_shape=(3, 32, 32))
+        initialise(target, "resnet18", str(tmp_path / name))
+        assert torch.equal(target.backbone.layer2[0].conv1.weight, source.backbone.layer2[0].conv1.weight)
+
+
+def test_head_is_skipped_when_the_class_count_differs(tmp_path):
+    source = create_model("resnet18", num_classes=5, input_shape=(3, 32, 32))
+    torch.save(source.state_dict(), tmp_path / "five.pt")
+    target = create_model("resnet18", num_classes=10, input_shape=(3, 32, 32))
+    head_before = target.head.weight.clone()
+    report = initialise(target, "resnet18", str(tmp_path / "five.pt"))
+    assert set(report.shape_mismatch) == {"head.weight", "head.bias"}
+    assert torch.equal(target.head.weight, head_before)
+
+
+def test_weights_from_another_architecture_are_refused(tmp_path):
+    torch.save(create_model("mnist_net", 10, (1, 28, 28)).state_dict(), tmp_path / "mnist.pt")
+    with pytest.raises(ScalegridError, match="nothing in .*mnist.pt matches"):
+        initialise(create_model("resnet18", 10, (3, 32, 32)), "resnet18", str(tmp_path / "mnist.pt"))
+
+
+def test_missing_and_non_checkpoint_files_are_refused(tmp_path):
+    with pytest.raises(ScalegridError, match="no such file"):
+        read_checkpoint(tmp_path / "absent.ckpt")
+    (tmp_path / "notes.ckpt").write_text("not a checkpoint")
+    with pytest.raises(ScalegridError, match="is not a checkpoint"):
+        read_checkpoint(tmp_path / "notes.ckpt")
+    torch.save([1, 2, 3], tmp_path / "list.pt")
+    with pytest.raises(ScalegridError, match="holds no state dict"):
+        read_checkpoint(tmp_path / "list.pt")

@@ -5,7 +5,9 @@ STAMP := $(VENV)/.installed
 # Torch comes first, pinned: these builds are the ones available on the project's machines.
 TORCH := torch==2.14.1 torchvision==0.29.1
 
-.PHONY: install test test-slow lint format train tensorboard clean
+.PHONY: install test test-slow lint format train grid demo report tensorboard clean
+
+GRID ?= outputs/grids/demo
 
 install: $(STAMP)
 
@@ -31,6 +33,17 @@ format: install
 
 train: install           ## the main job: ResNet-18 on CIFAR-10 (set DATA_DIR to your data folder)
 	$(PY) src/train.py $(ARGS)
+
+demo: install            ## the main command: a small real grid on CIFAR-10 (~15 min on 2 cores), then its report
+	$(PY) src/train.py experiment=demo_source $(ARGS)
+	$(PY) src/train.py experiment=demo $(ARGS)
+	$(PY) src/report.py outputs/grids/demo
+
+grid: install            ## the full model-size x data-size x pretraining grid (36 runs; a GPU job)
+	$(PY) src/train.py experiment=bigsmall $(ARGS)
+
+report: install          ## tables and figures of a grid: make report GRID=outputs/grids/bigsmall
+	$(PY) src/report.py $(GRID)
 
 tensorboard: install     ## serve the logs of every run under outputs/
 	$(VENV)/bin/tensorboard --logdir outputs --host 127.0.0.1 --port 6006

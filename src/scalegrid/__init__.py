@@ -14,6 +14,14 @@ def _register_resolvers() -> None:
 
     # ${scalegrid_root:} in conf/paths: the project checkout, wherever the command is run from.
     OmegaConf.register_new_resolver("scalegrid_root", lambda: str(PROJECT_ROOT), replace=True)
+    # ${weights_tag:${model.weights}} in grid directories: scratch | imagenet | from_<run folder>.
+    OmegaConf.register_new_resolver("weights_tag", lambda weights: _weights_tag(weights), replace=True)
+
+
+def _weights_tag(weights):
+    from scalegrid.grid import weights_tag
+
+    return weights_tag(weights)
 
 
 _register_resolvers()

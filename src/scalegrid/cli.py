@@ -6,6 +6,7 @@ import os
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import hydra
 from hydra.errors import HydraException, MissingConfigException
@@ -56,13 +57,28 @@ def run_reporting_errors(main: Callable[[], object]) -> None:
 
 
 @hydra.main(version_base="1.3", config_path=str(CONF_DIR), config_name="train")
-def _train(cfg: DictConfig) -> float | None:
+def _train(cfg: DictConfig) -> dict:
+    from scalegrid.grid import run_cell
     from scalegrid.training import train
 
     with user_errors_exit():
-        return train(cfg)["test_acc"]
+        return run_cell(cfg, train)
 
 
 def train_main() -> None:
     """``scalegrid-train`` / ``python src/train.py``: one run, or a sweep with ``-m``."""
     run_reporting_errors(_train)
+
+
+def report_main(argv: list[str] | None = None) -> None:
+    """``scalegrid-report`` / ``python src/report.py GRID_DIR``: write GRID_DIR/report/."""
+    import argparse
+
+    parser = argparse.ArgumentParser(description="Aggregate every results.json under a grid folder into a report.")
+    parser.add_argument("grid", type=Path, help="the grid folder, e.g. outputs/grids/demo")
+    arguments = parser.parse_args(argv)
+    with user_errors_exit():
+        from scalegrid.report.build import build_report
+
+        report = build_report(arguments.grid)
+        print(f"[scalegrid] report written: {report}")

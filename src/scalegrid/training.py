@@ -14,6 +14,7 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 from pytorch_lightning.callbacks import LearningRateMonitor
 
+from scalegrid.budget import training_budget
 from scalegrid.classifier import ImageClassifier
 from scalegrid.data.datamodule import BuiltinDataModule
 from scalegrid.finetune import FinetunePolicy
@@ -83,14 +84,21 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     callbacks = [*_instantiate_group(cfg.get("callbacks")), throughput, finetune]
     if not loggers:  # the learning-rate monitor refuses to run without a logger: with logger=none it has nothing to do
         callbacks = [callback for callback in callbacks if not isinstance(callback, LearningRateMonitor)]
-    trainer: pl.Trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False)
+    trainer_options = OmegaConf.to_container(cfg.trainer, resolve=True)
+    budget = training_budget(
+        trainer_options.pop("budget", "epochs"),
+        cfg.trainer.max_epochs,
+        datamodule.train_pool_size,
+        datamodule.batch_size,
+    )
+    trainer: pl.Trainer = instantiate({**trainer_options, **budget}, callbacks=callbacks, logger=loggers or False)
     config = resolved_config(cfg)
-    if loggers:
-        for logger in loggers:
-            logger.log_hyperparams(config)
 
+    resume = _last_checkpoint(trainer)
+    if resume is not None:
+        print(f"[scalegrid] resuming from {resume}", flush=True)
     started = time.perf_counter()
-    trainer.fit(module, datamodule=datamodule)
+    trainer.fit(module, datamodule=datamodule, ckpt_path=resume)
     fit_seconds = time.perf_counter() - started
     history = list(module.val_acc_history)  # testing restores the best checkpoint, and with it an older history
 
@@ -128,9 +136,40 @@ def train(cfg: DictConfig) -> dict[str, Any]:
         "config": config,
         "versions": library_versions(),
     }
+    _log_final_metrics(loggers, config, results)
     write_json_atomic(run_dir / RESULTS_FILE, results)
     print(summary_line(cfg, results, run_dir), flush=True)
     return results
+
+
+def _last_checkpoint(trainer: pl.Trainer) -> str | None:
+    """``last.ckpt`` of an earlier, interrupted attempt at this run, if the run directory has one."""
+    checkpoint = trainer.checkpoint_callback
+    if checkpoint is None or not checkpoint.dirpath:
+        return None
+    last = Path(checkpoint.dirpath) / "last.ckpt"
+    return str(last) if last.is_file() else None
+
+
+def _log_final_metrics(loggers: list[Any], config: dict[str, Any], results: dict[str, Any]) -> None:
+    """TensorBoard: the run's hyperparameters with its final metrics (HPARAMS tab), and the confusion matrix image."""
+    from pytorch_lightning.loggers import TensorBoardLogger
+
+    from scalegrid.report.plots import confusion_figure
+
+    for logger in loggers:
+        if isinstance(logger, TensorBoardLogger):
+            metrics = {
+                f"hp/{key}": results[key]
+                for key in ("test_acc", "test_loss", "best_val_acc")
+                if results[key] is not None
+            }
+            logger.log_hyperparams(config, metrics=metrics)
+            figure = confusion_figure(
+                results["confusion_matrix"], results["class_names"], "test confusion (row-normalised, %)"
+            )
+            logger.experiment.add_figure("test/confusion_matrix", figure, global_step=results["epochs"])
+            logger.experiment.flush()
 
 
 def summary_line(cfg: DictConfig, results: dict[str, Any], run_dir: Path) -> str:

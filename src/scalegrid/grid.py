@@ -1,0 +1,117 @@
+"""Grid cells: one run per cell directory, completed cells skipped, failures recorded while the grid goes on."""
+
+from __future__ import annotations
+
+import json
+import logging
+import traceback
+from collections import Counter
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from hydra.core.hydra_config import HydraConfig
+from hydra.experimental.callback import Callback
+from hydra.types import RunMode
+from omegaconf import DictConfig
+
+from scalegrid.errors import ScalegridError
+from scalegrid.results import RESULTS_FILE, library_versions, write_json_atomic
+
+log = logging.getLogger(__name__)
+
+COMPLETED = "completed"
+FAILED = "failed"
+SKIPPED = "skipped"
+
+
+def weights_tag(weights: str | None) -> str:
+    """A directory name for ``model.weights``: scratch, imagenet, or the checkpoint's run folder."""
+    if weights in (None, "None", "null"):
+        return "scratch"
+    if weights == "imagenet":
+        return "imagenet"
+    path = Path(str(weights))
+    run = path.parent.parent if path.parent.name == "checkpoints" else path.parent
+    return "from_" + "_".join(part for part in run.parts[-2:] if part not in ("/", ""))
+
+
+def current_overrides() -> list[str]:
+    return list(HydraConfig.get().overrides.task) if HydraConfig.initialized() else []
+
+
+def in_multirun() -> bool:
+    return HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN
+
+
+def finished_results(run_dir: Path, overrides: list[str]) -> dict[str, Any] | None:
+    """The results of a completed run in ``run_dir``, or None when there is none to reuse.
+
+    A completed run made with other overrides means two cells share a directory: that is refused, not skipped.
+    """
+    path = run_dir / RESULTS_FILE
+    if not path.is_file():
+        return None
+    try:
+        results = json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError):
+        return None  # unreadable: run the cell again, which rewrites the file
+    if results.get("status") != COMPLETED:
+        return None
+    if sorted(results.get("overrides", [])) != sorted(overrides):
+        raise ScalegridError(
+            f"{run_dir} already holds a completed run with other overrides ({' '.join(results.get('overrides', []))}): "
+            "give each grid cell its own directory (hydra.sweep.subdir must name every swept key)"
+        )
+    return results
+
+
+def run_cell(cfg: DictConfig, train: Callable[[DictConfig], dict[str, Any]]) -> dict[str, Any]:
+    """Run ``train`` for one cell unless it already completed; in a grid, a failure is recorded, not raised."""
+    run_dir = Path(cfg.paths.output_dir)
+    overrides = current_overrides()
+    done = finished_results(run_dir, overrides)
+    if done is not None:
+        print(f"[scalegrid] skipped, already completed: {run_dir} (test_acc={done['test_acc']:.4f})", flush=True)
+        return {**done, "status": SKIPPED}
+    if not in_multirun():
+        return train(cfg)
+    try:
+        return train(cfg)
+    except (KeyboardInterrupt, SystemExit):
+        raise
+    except Exception as error:  # one failing cell must not stop the grid: record it and go on
+        message = str(error) if isinstance(error, ScalegridError) else f"{type(error).__name__}: {error}"
+        print(f"[scalegrid] cell failed: {run_dir}: {message}", flush=True)
+        failure = {
+            "status": FAILED,
+            "error": message,
+            "traceback": None if isinstance(error, ScalegridError) else traceback.format_exc(),
+            "overrides": overrides,
+            "versions": library_versions(),
+        }
+        write_json_atomic(run_dir / RESULTS_FILE, failure)
+        return failure
+
+
+class GridSummary(Callback):
+    """Hydra callback: at the end of a sweep, one line with how many cells ran, were skipped, or failed."""
+
+    def __init__(self) -> None:
+        self.statuses: Counter[str] = Counter()
+
+    def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
+        self.statuses.clear()
+
+    def on_job_end(self, config: DictConfig, job_return: Any, **kwargs: Any) -> None:
+        value = job_return._return_value  # the property re-raises a failed job's exception; we only count it
+        status = value.get("status", FAILED) if isinstance(value, dict) else FAILED
+        self.statuses[status] += 1
+
+    def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
+        total = sum(self.statuses.values())
+        print(
+            f"[scalegrid] grid {config.hydra.sweep.dir}: {total} cells: {self.statuses[COMPLETED]} trained, "
+            f"{self.statuses[SKIPPED]} skipped (already completed), {self.statuses[FAILED]} failed",
+            flush=True,
+        )

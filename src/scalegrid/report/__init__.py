@@ -1,0 +1,1 @@
+"""Aggregating a grid's results into a table, figures and a Markdown report."""

@@ -1,0 +1,104 @@
+"""``build_report(grid_dir)``: results.csv, report.md and the figures, in ``<grid>/report/``."""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+import tempfile
+from pathlib import Path
+
+from scalegrid.report import plots
+from scalegrid.report.collect import Cell, find_runs, group_cells, missing_runs, table_rows
+
+
+def _write_text_atomic(path: Path, text: str) -> None:
+    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    with os.fdopen(handle, "w") as stream:
+        stream.write(text)
+    os.replace(temporary, path)
+
+
+def _csv_text(rows: list[dict]) -> str:
+    buffer = io.StringIO()
+    columns = list(dict.fromkeys(key for row in rows for key in row))
+    writer = csv.DictWriter(buffer, fieldnames=columns)
+    writer.writeheader()
+    writer.writerows(rows)
+    return buffer.getvalue()
+
+
+def _percent(stat: tuple[float, float] | None) -> str:
+    return f"{100 * stat[0]:.2f} ± {100 * stat[1]:.2f}" if stat else "—"
+
+
+def _summary_table(cells: list[Cell], keys: list[str]) -> str:
+    header = [*keys, "seeds done", "test acc (%)", "best val acc (%)", "train images", "params trainable", "fit s"]
+    lines = ["| " + " | ".join(header) + " |", "|" + " --- |" * len(header)]
+    for cell in sorted(cells, key=lambda c: c.key):
+        size, params, seconds = cell.stat("train_size"), cell.stat("params_trainable"), cell.stat("fit_seconds")
+        values = [
+            *cell.key,
+            f"{len(cell.completed)}/{len(cell.runs)}",
+            _percent(cell.stat("test_acc")),
+            _percent(cell.stat("best_val_acc")),
+            f"{size[0]:.0f}" if size else "—",
+            f"{params[0]:,.0f}" if params else "—",
+            f"{seconds[0]:.0f}" if seconds else "—",
+        ]
+        lines.append("| " + " | ".join(str(v) for v in values) + " |")
+    return "\n".join(lines)
+
+
+def build_report(grid_dir: Path) -> Path:
+    """Aggregate every run under ``grid_dir`` and write the report; returns the path of report.md."""
+    grid_dir = Path(grid_dir)
+    runs = find_runs(grid_dir)
+    keys, cells = group_cells(runs)
+    out = grid_dir / "report"
+    out.mkdir(exist_ok=True)
+    _write_text_atomic(out / "results.csv", _csv_text(table_rows(runs)))
+
+    figures = [
+        plots.accuracy_vs_size(cells, keys, out / "accuracy_vs_size.png"),
+        plots.accuracy_vs_time(cells, keys, out / "accuracy_vs_time.png"),
+        plots.learning_curves(cells, keys, out / "learning_curves.png"),
+    ]
+    scored = [cell for cell in cells if cell.stat("test_acc")]
+    if scored:
+        best = max(scored, key=lambda c: c.stat("test_acc")[0])
+        worst = min(scored, key=lambda c: c.stat("test_acc")[0])
+        figures += plots.confusion_pair(best, worst, keys, out)
+
+    failed = [run for run in runs if run.status not in ("completed",)]
+    missing = missing_runs(grid_dir, runs)
+    completed = sum(run.status == "completed" for run in runs)
+    lines = [
+        f"# Grid report: {grid_dir.name}",
+        "",
+        f"{len(runs)} runs found in `{grid_dir}`: {completed} completed, "
+        f"{sum(r.status == 'failed' for r in runs)} failed, {sum(r.status == 'unfinished' for r in runs)} unfinished; "
+        f"{len(missing)} expected runs missing." + (" **This grid is partial.**" if failed or missing else ""),
+        "",
+        "## Test accuracy per cell (mean ± std over seeds)",
+        "",
+        _summary_table(cells, keys),
+        "",
+    ]
+    if failed:
+        lines += ["## Failed and unfinished runs", ""]
+        lines += [
+            f"- `{run.directory.relative_to(grid_dir)}`: {run.status}"
+            + (f": {(run.results or {}).get('error', '')}" if run.results else "")
+            for run in failed
+        ]
+        lines.append("")
+    if missing:
+        lines += ["## Missing runs", ""]
+        lines += ["- " + ", ".join(f"{key}={value}" for key, value in combo.items()) for combo in missing]
+        lines.append("")
+    lines += ["## Figures", ""]
+    lines += [f"![{path.stem}]({path.name})" for path in figures]
+    lines += ["", "One row per run, with every override, metric and time: [results.csv](results.csv).", ""]
+    _write_text_atomic(out / "report.md", "\n".join(lines))
+    return out / "report.md"

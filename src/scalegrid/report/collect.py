@@ -1,0 +1,160 @@
+"""Reading a grid: every run directory under a folder, its overrides, results and status; aggregation over seeds."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from scalegrid.errors import ScalegridError
+from scalegrid.results import RESULTS_FILE
+
+SEED_KEY = "seed"
+METRICS = (
+    "test_acc",
+    "test_loss",
+    "best_val_acc",
+    "best_epoch",
+    "train_size",
+    "params_total",
+    "params_trainable",
+    "fit_seconds",
+    "test_seconds",
+    "train_images_per_second",
+)
+
+
+@dataclass
+class Run:
+    """One run directory: its overrides as a dict, and its results (None when it never finished)."""
+
+    directory: Path
+    overrides: dict[str, str]
+    results: dict[str, Any] | None
+
+    @property
+    def status(self) -> str:
+        return self.results.get("status", "unknown") if self.results else "unfinished"
+
+
+def parse_overrides(overrides: list[str]) -> dict[str, str]:
+    parsed = {}
+    for item in overrides:
+        key, _, value = item.partition("=")
+        parsed[key.lstrip("+~")] = value
+    return parsed
+
+
+def find_runs(grid_dir: Path) -> list[Run]:
+    """Every run under ``grid_dir``: folders with a results.json, or with Hydra's record of a started job."""
+    grid_dir = Path(grid_dir)
+    if not grid_dir.is_dir():
+        raise ScalegridError(f"{grid_dir} is not a directory: give the folder of a grid (e.g. outputs/grids/demo)")
+    directories = {path.parent for path in grid_dir.rglob(RESULTS_FILE)}
+    directories |= {path.parent.parent for path in grid_dir.rglob(".hydra/overrides.yaml")}
+    runs = []
+    for directory in sorted(directories):
+        if "report" in directory.relative_to(grid_dir).parts:
+            continue
+        results = None
+        if (directory / RESULTS_FILE).is_file():
+            results = json.loads((directory / RESULTS_FILE).read_text())
+            overrides = results.get("overrides", [])
+        else:
+            overrides = yaml.safe_load((directory / ".hydra" / "overrides.yaml").read_text()) or []
+        runs.append(Run(directory, parse_overrides(overrides), results))
+    if not runs:
+        raise ScalegridError(f"{grid_dir} holds no runs (no results.json below it): run the grid first")
+    return runs
+
+
+def swept_keys(runs: list[Run]) -> list[str]:
+    """The override keys whose values differ between runs, in first-seen order."""
+    keys = list(dict.fromkeys(key for run in runs for key in run.overrides))
+    return [key for key in keys if len({run.overrides.get(key) for run in runs}) > 1]
+
+
+def cell_of(run: Run, keys: list[str]) -> tuple[str, ...]:
+    return tuple(run.overrides.get(key, "") for key in keys)
+
+
+def mean_std(values: list[float]) -> tuple[float, float]:
+    mean = sum(values) / len(values)
+    std = math.sqrt(sum((v - mean) ** 2 for v in values) / (len(values) - 1)) if len(values) > 1 else 0.0
+    return mean, std
+
+
+@dataclass
+class Cell:
+    """The runs of one grid cell (all seeds) and their aggregate test accuracy."""
+
+    key: tuple[str, ...]
+    runs: list[Run]
+
+    @property
+    def completed(self) -> list[Run]:
+        return [run for run in self.runs if run.status == "completed"]
+
+    def stat(self, metric: str) -> tuple[float, float] | None:
+        values = [run.results[metric] for run in self.completed if run.results.get(metric) is not None]
+        return mean_std(values) if values else None
+
+
+def group_cells(runs: list[Run]) -> tuple[list[str], list[Cell]]:
+    """Group runs into cells by every swept key but the seed."""
+    keys = [key for key in swept_keys(runs) if key != SEED_KEY]
+    cells: dict[tuple[str, ...], list[Run]] = {}
+    for run in runs:
+        cells.setdefault(cell_of(run, keys), []).append(run)
+    return keys, [Cell(key, members) for key, members in cells.items()]
+
+
+def expected_runs(grid_dir: Path) -> list[dict[str, str]] | None:
+    """Every run the grid's sweep asks for, from Hydra's ``multirun.yaml``; None when the folder has none."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    path = Path(grid_dir) / "multirun.yaml"
+    if not path.is_file():
+        return None
+    hydra = (yaml.safe_load(path.read_text()) or {}).get("hydra", {})
+    requested = {str(key): str(value) for key, value in ((hydra.get("sweeper") or {}).get("params") or {}).items()}
+    requested.update(parse_overrides((hydra.get("overrides") or {}).get("task") or []))
+    parsed = OverridesParser.create().parse_overrides([f"{key}={value}" for key, value in requested.items()])
+    axes = []
+    for override in parsed:
+        values = (
+            list(override.sweep_string_iterator())
+            if override.is_sweep_override()
+            else [override.get_value_element_as_str()]
+        )
+        axes.append((override.get_key_element(), values))
+    return [
+        dict(zip([key for key, _ in axes], combo, strict=True)) for combo in itertools.product(*(v for _, v in axes))
+    ]
+
+
+def missing_runs(grid_dir: Path, runs: list[Run]) -> list[dict[str, str]]:
+    """The runs the grid's sweep asks for that have no directory yet (none known without a multirun.yaml)."""
+    expected = expected_runs(grid_dir) or []
+    present = [run.overrides for run in runs]
+    return [combo for combo in expected if not any(all(o.get(k) == v for k, v in combo.items()) for o in present)]
+
+
+def table_rows(runs: list[Run]) -> list[dict[str, Any]]:
+    """One flat row per run: every override key, the status, the metrics and the directory."""
+    keys = list(dict.fromkeys(key for run in runs for key in run.overrides))
+    rows = []
+    for run in runs:
+        row: dict[str, Any] = {key: run.overrides.get(key, "") for key in keys}
+        row["status"] = run.status
+        for metric in METRICS:
+            row[metric] = (run.results or {}).get(metric)
+        row["error"] = (run.results or {}).get("error", "")
+        row["run_dir"] = str(run.directory)
+        rows.append(row)
+    return rows

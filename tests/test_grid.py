@@ -1,0 +1,151 @@
+"""Grids through the real `-m` path: stable cell folders, skipping finished cells, failures recorded, the report."""
+
+import csv
+import json
+import statistics
+import subprocess
+import sys
+
+import pytest
+from conftest import FAST_TRAINER, TINY_DATA, run_train
+from matplotlib import image as mpimg
+
+from scalegrid import PROJECT_ROOT
+from scalegrid.budget import training_budget
+from scalegrid.errors import ScalegridError
+from scalegrid.grid import weights_tag
+
+GRID_AXES = ["model=mnist_net,simple_cnn", "data.fraction=0.5,1.0", "seed=0,1"]
+
+
+def grid_args(root, grid_dir, *axes):
+    return [
+        "-m",
+        "hydra=grid",
+        "data=mnist",
+        f"data.root={root}",
+        f"hydra.sweep.dir={grid_dir}",
+        *TINY_DATA,
+        *FAST_TRAINER,
+        "trainer.max_epochs=1",
+        *axes,
+    ]
+
+
+@pytest.fixture(scope="module")
+def finished_grid(tmp_path_factory):
+    from conftest import write_mnist
+
+    base = tmp_path_factory.mktemp("grid")
+    root = write_mnist(base / "data")
+    grid_dir = base / "grid"
+    first = run_train(grid_args(root, grid_dir, *GRID_AXES))
+    assert first.returncode == 0, first.stderr[-3000:]
+    return root, grid_dir, first
+
+
+def test_every_cell_completes_in_its_stable_folder(finished_grid):
+    _, grid_dir, first = finished_grid
+    expected = {
+        f"{model}/frac{fraction}/scratch/full/seed{seed}"
+        for model in ("mnist_net", "simple_cnn")
+        for fraction in ("0.5", "1.0")
+        for seed in (0, 1)
+    }
+    found = {
+        str(path.parent.relative_to(grid_dir)) for path in grid_dir.rglob("results.json") if "report" not in str(path)
+    }
+    assert found == expected
+    assert all(json.loads((grid_dir / cell / "results.json").read_text())["status"] == "completed" for cell in expected)
+    assert "8 cells: 8 trained, 0 skipped (already completed), 0 failed" in first.stdout
+
+
+def test_second_invocation_skips_every_cell_without_training(finished_grid):
+    root, grid_dir, _ = finished_grid
+    stamps = {path: path.stat().st_mtime_ns for path in grid_dir.rglob("results.json")}
+    again = run_train(grid_args(root, grid_dir, *GRID_AXES))
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert "8 cells: 0 trained, 8 skipped (already completed), 0 failed" in again.stdout
+    assert "test_loss=" not in again.stdout  # no run printed a training summary
+    assert {path: path.stat().st_mtime_ns for path in stamps} == stamps
+
+
+def test_a_failing_cell_is_recorded_and_the_grid_goes_on(mnist_root, tmp_path):
+    grid_dir = tmp_path / "grid"
+    proc = run_train(grid_args(mnist_root, grid_dir, "model=mnist_net", f"model.weights=null,{tmp_path}/absent.ckpt"))
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    failed = (
+        json.loads((grid_dir / "mnist_net/frac1.0/from_tmp_path/full/seed0/results.json").read_text())
+        if False
+        else None
+    )
+    statuses = {
+        path.parent.relative_to(grid_dir).parts[2]: json.loads(path.read_text())
+        for path in grid_dir.rglob("results.json")
+    }
+    assert statuses["scratch"]["status"] == "completed"
+    (failed,) = [value for key, value in statuses.items() if key != "scratch"]
+    assert failed["status"] == "failed" and "no such file" in failed["error"]
+    assert "1 trained, 0 skipped (already completed), 1 failed" in proc.stdout
+
+
+def test_report_aggregates_the_grid(finished_grid):
+    _, grid_dir, _ = finished_grid
+    proc = subprocess.run(
+        [sys.executable, str(PROJECT_ROOT / "src" / "report.py"), str(grid_dir)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    report = grid_dir / "report"
+    with open(report / "results.csv") as stream:
+        rows = list(csv.DictReader(stream))
+    assert len(rows) == 8 and {"model", "data.fraction", "seed", "test_acc", "status", "fit_seconds"} <= set(rows[0])
+    markdown = (report / "report.md").read_text()
+    for model in ("mnist_net", "simple_cnn"):
+        for fraction in ("0.5", "1.0"):
+            accuracies = [float(r["test_acc"]) for r in rows if r["model"] == model and r["data.fraction"] == fraction]
+            mean, std = 100 * statistics.mean(accuracies), 100 * statistics.stdev(accuracies)
+            assert f"| {model} | {fraction} | 2/2 | {mean:.2f} ± {std:.2f} |" in markdown
+    assert "0 expected runs missing" in markdown
+    for name in ("accuracy_vs_size", "accuracy_vs_time", "learning_curves", "confusion_best", "confusion_worst"):
+        pixels = mpimg.imread(report / f"{name}.png")
+        assert pixels.shape[0] >= 300 and pixels.shape[1] >= 400 and pixels.std() > 0.01, name
+        assert f"({name}.png)" in markdown
+
+
+def test_report_on_a_partial_grid_says_so(finished_grid, tmp_path):
+    import shutil
+
+    _, grid_dir, _ = finished_grid
+    partial = tmp_path / "partial"
+    shutil.copytree(grid_dir, partial)
+    shutil.rmtree(partial / "simple_cnn" / "frac0.5" / "scratch" / "full" / "seed1")
+    from scalegrid.report.build import build_report
+
+    markdown = build_report(partial).read_text()
+    assert "1 expected runs missing. **This grid is partial.**" in markdown
+    assert "model=simple_cnn, data.fraction=0.5, seed=1" in markdown
+
+
+def test_report_on_an_empty_folder_is_one_line_and_exit_code_2(tmp_path):
+    proc = subprocess.run(
+        [sys.executable, str(PROJECT_ROOT / "src" / "report.py"), str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 2 and proc.stderr.strip().count("\n") == 0 and "holds no runs" in proc.stderr
+
+
+def test_weights_tags_name_the_initialisation():
+    assert weights_tag(None) == "scratch" and weights_tag("imagenet") == "imagenet"
+    assert weights_tag("/o/grids/src/resnet18/seed0/checkpoints/last.ckpt") == "from_resnet18_seed0"
+
+
+def test_budgets():
+    assert training_budget("epochs", 10, 45_000, 128) == {"max_epochs": 10, "max_steps": -1}
+    assert training_budget("steps", 10, 45_000, 128) == {"max_epochs": -1, "max_steps": 3520}
+    with pytest.raises(ScalegridError, match="trainer.budget"):
+        training_budget("minutes", 10, 45_000, 128)

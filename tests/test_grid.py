@@ -74,11 +74,6 @@ def test_a_failing_cell_is_recorded_and_the_grid_goes_on(mnist_root, tmp_path):
     grid_dir = tmp_path / "grid"
     proc = run_train(grid_args(mnist_root, grid_dir, "model=mnist_net", f"model.weights=null,{tmp_path}/absent.ckpt"))
     assert proc.returncode == 0, proc.stderr[-3000:]
-    failed = (
-        json.loads((grid_dir / "mnist_net/frac1.0/from_tmp_path/full/seed0/results.json").read_text())
-        if False
-        else None
-    )
     statuses = {
         path.parent.relative_to(grid_dir).parts[2]: json.loads(path.read_text())
         for path in grid_dir.rglob("results.json")

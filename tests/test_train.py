@@ -8,6 +8,7 @@ import pytest
 import torch
 from conftest import FAST_TRAINER, TINY_DATA, compose_config, run_train
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+from tensorboard.backend.event_processing.event_file_loader import EventFileLoader
 
 from scalegrid.results import RESULTS_FILE
 from scalegrid.training import train
@@ -87,6 +88,16 @@ def test_train_script_end_to_end_on_cifar10(cifar_root, tmp_path):
     assert {"train/loss", "train/acc", "val/loss", "val/acc", "test/acc"} <= scalars
     assert len(events.Scalars("val/acc")) == 2
     assert any(tag.startswith("lr-") for tag in scalars)
+    assert events.Scalars("hp/test_acc")[0].value == pytest.approx(results["test_acc"])  # HPARAMS tab metric
+    assert "test/confusion_matrix" in events.Tags()["images"]
+    hparams_tags = {
+        value.tag
+        for path in (run_dir / "tensorboard").glob("events.out.tfevents.*")
+        for event in EventFileLoader(str(path)).Load()
+        for value in event.summary.value
+        if value.metadata.plugin_data.plugin_name == "hparams"
+    }
+    assert "_hparams_/session_start_info" in hparams_tags
 
     with open(run_dir / "csv" / "metrics.csv") as stream:
         rows = list(csv.DictReader(stream))

@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Any
 
 import pytorch_lightning as pl
-from hydra.core.hydra_config import HydraConfig
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 from pytorch_lightning.callbacks import LearningRateMonitor
@@ -18,6 +17,7 @@ from scalegrid.budget import training_budget
 from scalegrid.classifier import ImageClassifier
 from scalegrid.data.datamodule import BuiltinDataModule
 from scalegrid.finetune import FinetunePolicy
+from scalegrid.grid import current_overrides
 from scalegrid.models import create_model
 from scalegrid.models.registry import count_parameters
 from scalegrid.models.weights import initialise
@@ -41,10 +41,6 @@ def resolved_config(cfg: DictConfig) -> dict[str, Any]:
         for key, value in cfg.items()
         if key != "hydra"
     }
-
-
-def _overrides() -> list[str]:
-    return list(HydraConfig.get().overrides.task) if HydraConfig.initialized() else []
 
 
 def train(cfg: DictConfig) -> dict[str, Any]:
@@ -132,7 +128,7 @@ def train(cfg: DictConfig) -> dict[str, Any]:
         "test_seconds": test_seconds,
         "train_images_per_second": throughput.images_per_second,
         "best_checkpoint": best_path or None,
-        "overrides": _overrides(),
+        "overrides": current_overrides(),
         "config": config,
         "versions": library_versions(),
     }

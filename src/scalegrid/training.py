@@ -17,7 +17,7 @@ from scalegrid.budget import training_budget
 from scalegrid.classifier import ImageClassifier
 from scalegrid.data.datamodule import BuiltinDataModule
 from scalegrid.finetune import FinetunePolicy
-from scalegrid.grid import current_overrides
+from scalegrid.grid import current_overrides, weights_tag
 from scalegrid.models import create_model
 from scalegrid.models.registry import count_parameters
 from scalegrid.models.weights import initialise
@@ -170,7 +170,7 @@ def _log_final_metrics(loggers: list[Any], config: dict[str, Any], results: dict
 
 def summary_line(cfg: DictConfig, results: dict[str, Any], run_dir: Path) -> str:
     return (
-        f"[scalegrid] {cfg.model.name} ({results['weights'] or 'scratch'}, {results['finetune']}) on {cfg.data.name} "
+        f"[scalegrid] {cfg.model.name} ({weights_tag(results['weights'])}, {results['finetune']}) on {cfg.data.name} "
         f"(fraction {cfg.data.fraction:g}, "
         f"{results['train_size']} train images): test_acc={results['test_acc']:.4f} "
         f"test_loss={results['test_loss']:.4f} best_val_acc={results['best_val_acc']:.4f} "

@@ -124,7 +124,8 @@ def test_multirun_sweep_makes_one_run_per_value(mnist_root, tmp_path):
     assert len(runs) == 2
     sizes = sorted(json.loads(path.read_text())["train_size"] for path in runs)
     assert sizes == [90, 180]
-    assert proc.stdout.count("[scalegrid]") == 2
+    assert proc.stdout.count("test_loss=") == 2  # one summary line per run
+    assert "2 cells: 2 trained, 0 skipped" in proc.stdout
 
 
 @pytest.mark.parametrize(
@@ -162,7 +163,8 @@ def test_transfer_from_a_checkpoint_of_an_earlier_run(cifar_root, tmp_path):
     from scalegrid.models import create_model
     from scalegrid.models.weights import initialise, read_checkpoint
 
-    saved = read_checkpoint(checkpoint)
+    saved, source_classes = read_checkpoint(checkpoint)
+    assert source_classes == ["airplane", "automobile", "bird", "cat", "deer"]
     network = create_model("resnet18", num_classes=5, input_shape=(3, 32, 32))
     initialise(network, "resnet18", checkpoint)
     for key, value in network.backbone.state_dict().items():
@@ -176,7 +178,9 @@ def test_transfer_from_a_checkpoint_of_an_earlier_run(cifar_root, tmp_path):
     )
     assert second["weights"] == checkpoint and second["finetune"] == "linear_probe"
     assert second["params_trainable"] == 512 * 5 + 5
-    assert not second["weights_loaded"]["missing"] and second["class_names"][0] == "dog"
+    assert second["class_names"][0] == "dog"
+    assert set(second["weights_loaded"]["missing"]) == {"head.weight", "head.bias"}  # A's head knows other classes
+    assert "other classes" in second["weights_loaded"]["head_skipped"]
 
 
 @pytest.mark.parametrize(

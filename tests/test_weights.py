@@ -8,7 +8,7 @@ import torchvision
 
 from scalegrid.errors import ScalegridError
 from scalegrid.models import create_model
-from scalegrid.models.weights import initialise, read_checkpoint
+from scalegrid.models.weights import initialise, load_into, read_checkpoint
 
 RESNET18_FILE = Path(torchvision.models.ResNet18_Weights.IMAGENET1K_V1.url).name  # resnet18-f37072fd.pth
 
@@ -94,3 +94,14 @@ def test_missing_and_non_checkpoint_files_are_refused(tmp_path):
     torch.save([1, 2, 3], tmp_path / "list.pt")
     with pytest.raises(ScalegridError, match="holds no state dict"):
         read_checkpoint(tmp_path / "list.pt")
+
+
+def test_a_head_trained_on_other_classes_is_not_reused():
+    source = create_model("resnet18", num_classes=2, input_shape=(3, 32, 32))
+    target = create_model("resnet18", num_classes=2, input_shape=(3, 32, 32))
+    head_before = target.head.weight.clone()
+    report = load_into(target, source.state_dict(), "source", ["cat", "dog"], ["ship", "truck"])
+    assert torch.equal(target.head.weight, head_before) and "other classes" in report.head_skipped
+    assert torch.equal(target.backbone.conv1.weight, source.backbone.conv1.weight)
+    load_into(target, source.state_dict(), "source", ["cat", "dog"], ["cat", "dog"])
+    assert torch.equal(target.head.weight, source.head.weight)

@@ -26,6 +26,7 @@ class ImageClassifier(pl.LightningModule):
         optim: Mapping[str, Any],
         sched: Mapping[str, Any],
         label_smoothing: float = 0.0,
+        class_names: list[str] | None = None,
     ) -> None:
         super().__init__()
         self.save_hyperparameters(ignore=["network"])

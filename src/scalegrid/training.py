@@ -62,7 +62,12 @@ def train(cfg: DictConfig) -> dict[str, Any]:
         model_name, num_classes=datamodule.num_classes, input_shape=datamodule.input_shape, head=head, **model_options
     )
     weights_report = initialise(
-        network, model_name, weights, arch=model_options.get("arch"), download=cfg.download_weights
+        network,
+        model_name,
+        weights,
+        arch=model_options.get("arch"),
+        download=cfg.download_weights,
+        class_names=list(datamodule.class_names),
     )
     finetune = FinetunePolicy(**cfg.finetune, backbone_lr_scale=cfg.optim.get("backbone_lr_scale", 1.0))
     finetune.apply(network)
@@ -73,6 +78,7 @@ def train(cfg: DictConfig) -> dict[str, Any]:
         optim=OmegaConf.to_container(cfg.optim, resolve=True),
         sched=OmegaConf.to_container(cfg.sched, resolve=True),
         label_smoothing=cfg.loss.label_smoothing,
+        class_names=list(datamodule.class_names),
     )
 
     throughput = TrainThroughput()

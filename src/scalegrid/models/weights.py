@@ -33,12 +33,14 @@ class LoadReport:
     missing: list[str] = field(default_factory=list)  # model keys the file did not provide
     unexpected: list[str] = field(default_factory=list)  # file keys the model does not have
     shape_mismatch: list[str] = field(default_factory=list)  # same key, other shape (a new head, a new stem)
+    head_skipped: str | None = None  # why the file's head was not used, when it was not
 
     def summary(self) -> str:
         return (
             f"weights from {self.source}: {len(self.loaded)} tensors loaded, {len(self.missing)} missing "
             f"({_preview(self.missing)}), {len(self.unexpected)} unexpected ({_preview(self.unexpected)}), "
             f"{len(self.shape_mismatch)} skipped for shape ({_preview(self.shape_mismatch)})"
+            + (f"; head not loaded: {self.head_skipped}" if self.head_skipped else "")
         )
 
 
@@ -84,8 +86,9 @@ def load_imagenet_state_dict(weights, download: bool = True) -> dict[str, torch.
         ) from None
 
 
-def read_checkpoint(path: Path) -> dict[str, torch.Tensor]:
-    """A state dict from a scalegrid ``.ckpt`` or a plain ``.pt``/``.pth`` state dict, loaded with weights_only=True."""
+def read_checkpoint(path: Path) -> tuple[dict[str, torch.Tensor], list[str] | None]:
+    """The state dict of a scalegrid ``.ckpt`` or a plain ``.pt``/``.pth`` state dict (loaded with weights_only=True),
+    and the class names it was trained on when the file records them (scalegrid checkpoints do)."""
     path = Path(path).expanduser()
     if not path.is_file():
         raise ScalegridError(
@@ -101,11 +104,21 @@ def read_checkpoint(path: Path) -> dict[str, torch.Tensor]:
     state_dict = payload.get("state_dict", payload) if isinstance(payload, dict) else None
     if not isinstance(state_dict, dict) or not all(isinstance(value, torch.Tensor) for value in state_dict.values()):
         raise ScalegridError(f"model.weights={path} holds no state dict (a mapping of names to tensors)")
-    return state_dict
+    class_names = (payload.get("hyper_parameters") or {}).get("class_names") if "state_dict" in payload else None
+    return state_dict, class_names
 
 
-def load_into(network: nn.Module, state_dict: dict[str, torch.Tensor], source: str) -> LoadReport:
+def load_into(
+    network: nn.Module,
+    state_dict: dict[str, torch.Tensor],
+    source: str,
+    source_classes: list[str] | None = None,
+    target_classes: list[str] | None = None,
+) -> LoadReport:
     """Load every tensor whose name and shape fit; a head (or stem) of another shape is skipped and reported.
+
+    The head is also skipped when both class lists are known and differ: a head trained on other classes
+    (the same count, other meaning) would start the new task confidently wrong.
 
     A 3-channel first convolution loads into a 1-channel one by summing its filters over the input channels:
     a grey image repeated three times gives the same response, at a third of the cost.
@@ -118,6 +131,9 @@ def load_into(network: nn.Module, state_dict: dict[str, torch.Tensor], source: s
         if len(set(renamed) & set(target)) > len(set(best) & set(target)):
             best = renamed
     report = LoadReport(source)
+    if source_classes is not None and target_classes is not None and list(source_classes) != list(target_classes):
+        report.head_skipped = f"trained on other classes ({', '.join(source_classes)})"
+        best = {key: value for key, value in best.items() if not key.startswith("head.")}
     accepted = {}
     for key, value in best.items():
         if key not in target:
@@ -143,12 +159,21 @@ def load_into(network: nn.Module, state_dict: dict[str, torch.Tensor], source: s
 
 
 def initialise(
-    network: nn.Module, model_name: str, weights: str | None, arch: str | None = None, download: bool = True
+    network: nn.Module,
+    model_name: str,
+    weights: str | None,
+    arch: str | None = None,
+    download: bool = True,
+    class_names: list[str] | None = None,
 ) -> LoadReport | None:
-    """Apply ``model.weights``: None (keep the random init), ``imagenet``, or a checkpoint path."""
+    """Apply ``model.weights``: None (keep the random init), ``imagenet``, or a checkpoint path.
+
+    ``class_names`` are the new task's classes: a checkpoint's head is reused only for the same classes.
+    """
     if weights is None:
         return None
     if weights == "imagenet":
         entry = imagenet_weights(model_name, arch)
         return load_into(network, load_imagenet_state_dict(entry, download), f"ImageNet ({Path(entry.url).name})")
-    return load_into(network, read_checkpoint(Path(weights)), str(weights))
+    state_dict, source_classes = read_checkpoint(Path(weights))
+    return load_into(network, state_dict, str(weights), source_classes, class_names)

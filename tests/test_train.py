@@ -199,3 +199,16 @@ def test_bad_model_input_is_one_line_and_exit_code_2(args, expected, mnist_root,
     lines = [line for line in proc.stderr.splitlines() if line.strip()]
     assert proc.returncode == 2 and len(lines) == 1, proc.stderr[-2000:]
     assert expected in lines[0]
+
+
+def test_an_unfinished_run_resumes_from_its_last_checkpoint(mnist_root, tmp_path):
+    """A run stopped after its last checkpoint (no results.json yet) continues from it when started again."""
+    run_dir = tmp_path / "run"
+    overrides = ["data=mnist", "model=mnist_net", f"data.root={mnist_root}", *TINY_DATA, *FAST_TRAINER]
+    train(compose_config([*overrides, "trainer.max_epochs=1"], output_dir=run_dir))
+    (run_dir / RESULTS_FILE).unlink()  # as if the process died after saving last.ckpt
+    first_epoch = torch.load(run_dir / "checkpoints" / "last.ckpt", weights_only=True)["epoch"]
+    resumed = train(compose_config([*overrides, "trainer.max_epochs=2"], output_dir=run_dir))
+    assert first_epoch == 0 and resumed["epochs"] == 2
+    assert len(resumed["val_acc_history"]) == 2  # the first epoch's validation came back with the checkpoint
+    assert resumed["train_images_per_second"] > 0

@@ -46,6 +46,7 @@ report: install          ## tables and figures of a grid: make report GRID=outpu
 	$(PY) src/report.py $(GRID)
 
 tensorboard: install     ## serve the logs of every run under outputs/
+	mkdir -p outputs
 	$(VENV)/bin/tensorboard --logdir outputs --host 127.0.0.1 --port 6006
 
 clean:                   ## remove the virtual environment (outputs/ and data/ are kept)

@@ -144,3 +144,19 @@ def test_budgets():
     assert training_budget("steps", 10, 45_000, 128) == {"max_epochs": -1, "max_steps": 3520}
     with pytest.raises(ScalegridError, match="trainer.budget"):
         training_budget("minutes", 10, 45_000, 128)
+
+
+def test_a_finished_cell_made_with_another_configuration_is_refused(finished_grid, tmp_path):
+    import shutil
+
+    root, grid_dir, _ = finished_grid
+    copy = tmp_path / "grid"
+    shutil.copytree(grid_dir, copy)
+    cell = copy / "mnist_net" / "frac0.5" / "scratch" / "full" / "seed0" / "results.json"
+    results = json.loads(cell.read_text())
+    results["config"]["optim"]["lr"] = 0.5  # as if the experiment file had been edited since
+    cell.write_text(json.dumps(results))
+    proc = run_train(grid_args(root, copy, *GRID_AXES))
+    lines = [line for line in proc.stderr.splitlines() if line.strip()]
+    assert proc.returncode == 2 and len(lines) == 1, proc.stderr[-2000:]
+    assert "made with another configuration (optim.lr: 0.5 -> 0.05)" in lines[0]

@@ -16,7 +16,7 @@ from hydra.types import RunMode
 from omegaconf import DictConfig
 
 from scalegrid.errors import ScalegridError
-from scalegrid.results import RESULTS_FILE, library_versions, write_json_atomic
+from scalegrid.results import RESULTS_FILE, library_versions, resolved_config, write_json_atomic
 
 log = logging.getLogger(__name__)
 
@@ -44,10 +44,39 @@ def in_multirun() -> bool:
     return HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN
 
 
-def finished_results(run_dir: Path, overrides: list[str]) -> dict[str, Any] | None:
+# Keys that say where things are, not what was computed: they may change between invocations of one grid.
+LOCATION_KEYS = ("paths.", "data.root", "callbacks.progress_bar.", "download_weights")
+
+
+def _flatten(tree: Any, prefix: str = "") -> dict[str, Any]:
+    if isinstance(tree, dict):
+        return {k: v for key, value in tree.items() for k, v in _flatten(value, f"{prefix}{key}.").items()}
+    return {prefix.rstrip("."): tree}
+
+
+def config_differences(stored: dict[str, Any], current: dict[str, Any]) -> list[str]:
+    """``key: old -> new`` for every setting that differs between two resolved configs (locations ignored)."""
+    old, new = _flatten(stored), _flatten(current)
+    run_dirs = {str(tree["paths.output_dir"]) for tree in (old, new) if tree.get("paths.output_dir")}
+
+    def is_location(key: str, value: Any) -> bool:  # e.g. checkpoint and logger folders inside the run directory
+        return key.startswith(LOCATION_KEYS) or (isinstance(value, str) and any(d in value for d in run_dirs))
+
+    keys = sorted(set(old) | set(new))
+    return [
+        f"{key}: {old.get(key)} -> {new.get(key)}"
+        for key in keys
+        if old.get(key) != new.get(key) and not (is_location(key, old.get(key)) or is_location(key, new.get(key)))
+    ]
+
+
+def finished_results(
+    run_dir: Path, overrides: list[str], config: dict[str, Any] | None = None
+) -> dict[str, Any] | None:
     """The results of a completed run in ``run_dir``, or None when there is none to reuse.
 
-    A completed run made with other overrides means two cells share a directory: that is refused, not skipped.
+    A completed run made with other overrides means two cells share a directory, and one made with another
+    configuration (an edited experiment file, a changed default) is not this cell's result: both are refused.
     """
     path = run_dir / RESULTS_FILE
     if not path.is_file():
@@ -63,6 +92,13 @@ def finished_results(run_dir: Path, overrides: list[str]) -> dict[str, Any] | No
             f"{run_dir} already holds a completed run with other overrides ({' '.join(results.get('overrides', []))}): "
             "give each grid cell its own directory (hydra.sweep.subdir must name every swept key)"
         )
+    changed = config_differences(results.get("config", {}), config) if config is not None else []
+    if changed:
+        shown = "; ".join(changed[:3]) + ("; ..." if len(changed) > 3 else "")
+        raise ScalegridError(
+            f"{run_dir} holds a completed run made with another configuration ({shown}): delete that folder to run "
+            "the cell again, or give this grid another experiment_name"
+        )
     return results
 
 
@@ -70,7 +106,7 @@ def run_cell(cfg: DictConfig, train: Callable[[DictConfig], dict[str, Any]]) -> 
     """Run ``train`` for one cell unless it already completed; in a grid, a failure is recorded, not raised."""
     run_dir = Path(cfg.paths.output_dir)
     overrides = current_overrides()
-    done = finished_results(run_dir, overrides)
+    done = finished_results(run_dir, overrides, resolved_config(cfg))
     if done is not None:
         print(f"[scalegrid] skipped, already completed: {run_dir} (test_acc={done['test_acc']:.4f})", flush=True)
         return {**done, "status": SKIPPED}

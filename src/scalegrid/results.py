@@ -27,6 +27,17 @@ def library_versions() -> dict[str, str]:
     }
 
 
+def resolved_config(cfg: Any) -> dict[str, Any]:
+    """A run's config as plain data, every interpolation resolved (Hydra's own settings left out)."""
+    from omegaconf import OmegaConf
+
+    return {
+        key: OmegaConf.to_container(value, resolve=True) if OmegaConf.is_config(value) else value
+        for key, value in cfg.items()
+        if key != "hydra"
+    }
+
+
 def per_class_accuracy(confusion_matrix: list[list[int]]) -> list[float | None]:
     """Recall of each class from a confusion matrix (rows: true class); None for a class absent from the split."""
     return [row[i] / sum(row) if sum(row) else None for i, row in enumerate(confusion_matrix)]

@@ -21,7 +21,7 @@ from scalegrid.grid import current_overrides, weights_tag
 from scalegrid.models import create_model
 from scalegrid.models.registry import count_parameters
 from scalegrid.models.weights import initialise
-from scalegrid.results import RESULTS_FILE, library_versions, per_class_accuracy, write_json_atomic
+from scalegrid.results import RESULTS_FILE, library_versions, per_class_accuracy, resolved_config, write_json_atomic
 from scalegrid.throughput import TrainThroughput
 
 log = logging.getLogger(__name__)
@@ -32,15 +32,6 @@ def _instantiate_group(group: DictConfig | None) -> list[Any]:
     if not group:
         return []
     return [instantiate(block) for block in group.values() if block is not None and "_target_" in block]
-
-
-def resolved_config(cfg: DictConfig) -> dict[str, Any]:
-    """The run's config as plain data, every interpolation resolved (Hydra's own settings left out)."""
-    return {
-        key: OmegaConf.to_container(value, resolve=True) if OmegaConf.is_config(value) else value
-        for key, value in cfg.items()
-        if key != "hydra"
-    }
 
 
 def train(cfg: DictConfig) -> dict[str, Any]:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import logging
 import traceback
 from collections import Counter
 from collections.abc import Callable
@@ -17,8 +16,6 @@ from omegaconf import DictConfig
 
 from scalegrid.errors import ScalegridError
 from scalegrid.results import RESULTS_FILE, library_versions, resolved_config, write_json_atomic
-
-log = logging.getLogger(__name__)
 
 COMPLETED = "completed"
 FAILED = "failed"

@@ -58,7 +58,3 @@ def write_json_atomic(path: Path, payload: dict[str, Any]) -> None:
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise
-
-
-def read_results(run_dir: Path) -> dict[str, Any]:
-    return json.loads((Path(run_dir) / RESULTS_FILE).read_text())

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import time
 from dataclasses import asdict
 from pathlib import Path
@@ -23,8 +22,6 @@ from scalegrid.models.registry import count_parameters
 from scalegrid.models.weights import initialise
 from scalegrid.results import RESULTS_FILE, library_versions, per_class_accuracy, resolved_config, write_json_atomic
 from scalegrid.throughput import TrainThroughput
-
-log = logging.getLogger(__name__)
 
 
 def _instantiate_group(group: DictConfig | None) -> list[Any]:

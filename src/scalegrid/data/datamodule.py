@@ -16,7 +16,7 @@ from scalegrid.data.arrays import ImageArrays
 from scalegrid.data.augment import AUGMENTATIONS, augment, normalize
 from scalegrid.data.loader import TensorBatchLoader
 from scalegrid.data.normalization import choose_normalization
-from scalegrid.data.subsets import nested_fraction, select_classes, split_train_val
+from scalegrid.data.subsets import check_fraction, nested_fraction, select_classes, split_train_val
 from scalegrid.errors import ScalegridError
 
 
@@ -62,8 +62,7 @@ class BuiltinDataModule(pl.LightningDataModule):
             raise ScalegridError(f"data.name={name!r} is unknown; choose one of {', '.join(BUILTIN_DATASETS)}")
         if augment not in AUGMENTATIONS:
             raise ScalegridError(f"data.augment={augment!r} is unknown; choose one of {', '.join(AUGMENTATIONS)}")
-        if not 0 < fraction <= 1:
-            raise ScalegridError(f"data.fraction={fraction} is outside (0, 1]: give the share of the training pool")
+        check_fraction(fraction)  # before any data is loaded
         for key, value in (("batch_size", batch_size), ("eval_batch_size", eval_batch_size)):
             if int(value) < 1:
                 raise ScalegridError(f"data.{key}={value} must be at least 1")

@@ -58,14 +58,19 @@ def split_train_val(labels: np.ndarray, val_size: int | float, seed: int) -> tup
     return train, np.sort(val)
 
 
+def check_fraction(fraction: float) -> None:
+    """Refuse a ``data.fraction`` outside (0, 1]."""
+    if not 0 < fraction <= 1:
+        raise ScalegridError(f"data.fraction={fraction} is outside (0, 1]: give the share of the training pool to use")
+
+
 def nested_fraction(labels: np.ndarray, pool: np.ndarray, fraction: float, seed: int) -> np.ndarray:
     """Stratified, seeded subset of ``pool`` holding ``fraction`` of each class, sorted.
 
     For one seed and pool the subsets are nested: the subset for a smaller fraction lies inside
     the subset for a larger one, so a data-size sweep changes only the amount of data.
     """
-    if not 0 < fraction <= 1:
-        raise ScalegridError(f"data.fraction={fraction} is outside (0, 1]: give the share of the training pool to use")
+    check_fraction(fraction)
     labels = np.asarray(labels)
     pool = np.asarray(pool)
     members = _class_permutations(labels, pool, seed, _FRACTION_STREAM)

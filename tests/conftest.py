@@ -130,3 +130,70 @@ def run_train(args: list[str], env: dict[str, str] | None = None, timeout: int =
         timeout=timeout,
         cwd=PROJECT_ROOT,
     )
+
+
+# Each class of the generated image datasets has its own dominant colour, so a model can learn them.
+IMAGE_CLASS_COLOURS = {"cat": (200, 40, 40), "dog": (40, 200, 40), "owl": (40, 40, 200)}
+
+
+def _colour_image(colour: tuple[int, int, int], size: tuple[int, int], rng: np.random.Generator):
+    from PIL import Image
+
+    noise = rng.integers(-30, 31, size=(size[1], size[0], 3))
+    pixels = np.clip(np.asarray(colour)[None, None, :] + noise, 0, 255).astype(np.uint8)
+    return Image.fromarray(pixels, mode="RGB")
+
+
+def save_in_format(image, path: Path, variant: int) -> Path:
+    """Save an RGB PIL image under one of several formats and modes, chosen by ``variant``."""
+    kinds = [
+        (".jpg", lambda im: im),
+        (".PNG", lambda im: im.convert("RGBA")),
+        (".jpeg", lambda im: im.convert("CMYK")),
+        (".png", lambda im: im.convert("L")),
+        (".gif", lambda im: im.convert("P")),
+        (".bmp", lambda im: im),
+        (".webp", lambda im: im),
+        (".TIF", lambda im: im),
+        (".JPG", lambda im: im),
+    ]
+    suffix, convert = kinds[variant % len(kinds)]
+    target = path.with_suffix(suffix)
+    convert(image).save(target)
+    return target
+
+
+def write_image_folder(
+    root: Path,
+    per_class: int = 12,
+    layout: str = "flat",
+    seed: int = 0,
+    classes: tuple[str, ...] = ("cat", "dog", "owl"),
+) -> Path:
+    """Class folders of images of mixed sizes, formats and modes: root/<class>/ (flat) or root/{train,test}/<class>/."""
+    rng = np.random.default_rng(seed)
+    for name in classes:
+        for i in range(per_class):
+            split = "" if layout == "flat" else ("test" if i % 4 == 0 else "train")
+            folder = root / split / name
+            folder.mkdir(parents=True, exist_ok=True)
+            size = (int(rng.integers(24, 64)), int(rng.integers(24, 64)))
+            save_in_format(_colour_image(IMAGE_CLASS_COLOURS[name], size, rng), folder / f"{name}_{i:03d}", i)
+    return root
+
+
+@pytest.fixture
+def image_folder(tmp_path: Path) -> Path:
+    return write_image_folder(tmp_path / "images")
+
+
+# Overrides that fit the generated image datasets: small images, a cache under tmp, no worker processes.
+def tiny_images(tmp_path: Path) -> list[str]:
+    return [
+        "data.image_size=32",
+        "data.batch_size=8",
+        f"data.cache_dir={tmp_path / 'cache'}",
+        "data.num_workers=0",
+        "data.val_size=0.2",
+        "data.test_size=0.2",
+    ]

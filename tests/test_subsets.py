@@ -2,10 +2,12 @@ import numpy as np
 import pytest
 
 from scalegrid.data.subsets import (
+    check_share,
     largest_remainder_counts,
     nested_fraction,
     resolve_val_size,
     select_classes,
+    split_by_shares,
     split_train_val,
 )
 from scalegrid.errors import ScalegridError
@@ -88,3 +90,43 @@ def test_select_classes_by_id_and_name_relabels_in_the_given_order():
 def test_select_classes_refuses_unknown_or_degenerate_requests(requested):
     with pytest.raises(ScalegridError, match="data.classes"):
         select_classes(np.array([0, 1, 2, 3]), ("cat", "dog", "fox", "owl"), requested)
+
+
+NAMES = ("a", "b", "c")
+
+
+def test_shares_split_is_stratified_disjoint_complete_and_seeded() -> None:
+    labels = np.repeat(np.arange(3), [40, 20, 10])
+    train, val, test = split_by_shares(labels, None, 0.1, 0.2, seed=0, class_names=NAMES)
+    assert len(np.intersect1d(train, val)) == len(np.intersect1d(train, test)) == len(np.intersect1d(val, test)) == 0
+    assert np.array_equal(np.sort(np.concatenate([train, val, test])), np.arange(len(labels)))
+    assert np.bincount(labels[test]).tolist() == [8, 4, 2]  # 20 % of each class
+    assert np.bincount(labels[val]).tolist() == [3, 2, 1]  # 10 % of what is left, at least one
+    again = split_by_shares(labels, None, 0.1, 0.2, seed=0, class_names=NAMES)
+    other = split_by_shares(labels, None, 0.1, 0.2, seed=1, class_names=NAMES)
+    assert all(np.array_equal(x, y) for x, y in zip((train, val, test), again, strict=True))
+    assert not np.array_equal(test, other[2])
+
+
+def test_given_splits_are_kept_and_a_missing_val_is_carved_from_train() -> None:
+    labels = np.repeat(np.arange(3), 10)
+    given = np.where(np.arange(30) % 5 == 0, "test", "train")
+    train, val, test = split_by_shares(labels, given, 0.25, 0.5, seed=0, class_names=NAMES)
+    assert np.array_equal(test, np.flatnonzero(given == "test"))  # test_size is not used: test was given
+    assert np.all(given[val] == "train") and np.bincount(labels[val]).tolist() == [2, 2, 2]
+    assert len(train) == 30 - 6 - 6
+
+
+def test_too_few_images_for_a_split_is_one_clear_error() -> None:
+    labels = np.array([0] * 10 + [1] * 10 + [2] * 2)
+    with pytest.raises(ScalegridError, match="class 'c' has 2 image.*too few to give train, val and test one each"):
+        split_by_shares(labels, None, 0.1, 0.1, seed=0, class_names=NAMES)
+    given = np.array(["train"] * 20 + ["test"] * 2)
+    with pytest.raises(ScalegridError, match="class 'c' has no training images"):
+        split_by_shares(labels, given, 0.1, 0.1, seed=0, class_names=NAMES)
+
+
+@pytest.mark.parametrize("share", [0, 1, 1.5, -0.1, True, "a"])
+def test_shares_outside_the_open_unit_interval_are_refused(share) -> None:
+    with pytest.raises(ScalegridError, match=r"data.val_size=.* must be a share in \(0, 1\)"):
+        check_share("val_size", share)

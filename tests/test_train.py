@@ -132,7 +132,7 @@ def test_multirun_sweep_makes_one_run_per_value(mnist_root, tmp_path):
     ("args", "env", "expected"),
     [
         (["model=nosuchnet"], {}, "available options: mnist_net, resnet101, resnet18, resnet18_cifar, resnet34"),
-        (["data=nosuchdata"], {}, "available options: cifar10, mnist"),
+        (["data=nosuchdata"], {}, "available options: cifar10, image_csv, image_folder, mnist"),
         (["data.fraction=0"], {}, "data.fraction=0"),
         (["data.fraction=1.5"], {}, "data.fraction=1.5"),
         (["data.fraction=0.01"], {}, "no training example"),

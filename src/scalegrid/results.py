@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import json
-import os
 import platform
-import tempfile
 from pathlib import Path
 from typing import Any
+
+from scalegrid.atomic_files import write_atomic
 
 RESULTS_FILE = "results.json"
 
@@ -45,16 +45,5 @@ def per_class_accuracy(confusion_matrix: list[list[int]]) -> list[float | None]:
 
 def write_json_atomic(path: Path, payload: dict[str, Any]) -> None:
     """Write JSON through a temporary file in the same folder and a rename, so readers never see half a file."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(handle, "w") as stream:
-            json.dump(payload, stream, indent=2, allow_nan=True)
-            stream.write("\n")
-            stream.flush()
-            os.fsync(stream.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+    text = json.dumps(payload, indent=2, allow_nan=True) + "\n"
+    write_atomic(path, lambda stream: stream.write(text.encode()))

@@ -14,7 +14,7 @@ from pytorch_lightning.callbacks import LearningRateMonitor
 
 from scalegrid.budget import training_budget
 from scalegrid.classifier import ImageClassifier
-from scalegrid.data.datamodule import BuiltinDataModule
+from scalegrid.data.create import create_datamodule
 from scalegrid.finetune import FinetunePolicy
 from scalegrid.grid import current_overrides, weights_tag
 from scalegrid.models import create_model
@@ -42,7 +42,7 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     head = model_options.pop("head", None)
 
     data_options = OmegaConf.to_container(cfg.data, resolve=True)
-    datamodule = BuiltinDataModule(**data_options, shuffle_seed=cfg.seed, imagenet_statistics=weights == "imagenet")
+    datamodule = create_datamodule(data_options, shuffle_seed=cfg.seed, imagenet_statistics=weights == "imagenet")
     datamodule.prepare_data()
     datamodule.setup("fit")
 
@@ -121,6 +121,8 @@ def train(cfg: DictConfig) -> dict[str, Any]:
         "fit_seconds": fit_seconds,
         "test_seconds": test_seconds,
         "train_images_per_second": throughput.images_per_second,
+        "epoch_seconds": throughput.epoch_seconds,
+        "train_epoch_seconds": throughput.train_epoch_seconds,
         "best_checkpoint": best_path or None,
         "overrides": current_overrides(),
         "config": config,

@@ -31,27 +31,48 @@ class EpochShuffle:
         return torch.randperm(self.size, generator=generator)
 
 
+class EpochBatches:
+    """Batches of indices in :class:`EpochShuffle` order; usable as a DataLoader's ``batch_sampler``.
+
+    A trailing batch of one image breaks BatchNorm in training mode; ``drop_singleton`` drops it.
+    """
+
+    def __init__(self, size: int, batch_size: int, shuffle: bool, seed: int = 0, drop_singleton: bool = False) -> None:
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be at least 1, got {batch_size}")
+        self.shuffle = EpochShuffle(size, seed, shuffle)
+        self.size = size
+        self.batch_size = batch_size
+        self.drop_singleton = drop_singleton
+
+    def set_epoch(self, epoch: int) -> None:
+        self.shuffle.set_epoch(epoch)
+
+    def __len__(self) -> int:
+        full, rest = divmod(self.size, self.batch_size)
+        return full + (1 if rest > 1 or (rest == 1 and not self.drop_singleton) else 0)
+
+    def __iter__(self) -> Iterator[torch.Tensor]:
+        order = self.shuffle.order()
+        for batch in range(len(self)):
+            yield order[batch * self.batch_size : (batch + 1) * self.batch_size]
+
+
 class TensorBatchLoader:
     """Iterates (uint8 images, labels) batches of an :class:`ImageArrays`; augmentation happens after transfer."""
 
     def __init__(
         self, arrays: ImageArrays, batch_size: int, shuffle: bool, seed: int = 0, drop_singleton: bool = False
     ) -> None:
-        if batch_size < 1:
-            raise ValueError(f"batch_size must be at least 1, got {batch_size}")
         self.arrays = arrays
+        # Lightning calls ``set_epoch`` on a loader's ``sampler`` before each epoch.
+        self.sampler = EpochBatches(len(arrays), batch_size, shuffle, seed, drop_singleton)
         self.batch_size = batch_size
-        self.sampler = EpochShuffle(len(arrays), seed, shuffle)
         self.batch_sampler = None  # Lightning inspects DataLoader-like attributes; batching is done here
-        # A trailing batch of one image breaks BatchNorm in training mode; it is dropped there.
-        self.drop_singleton = drop_singleton
 
     def __len__(self) -> int:
-        full, rest = divmod(len(self.arrays), self.batch_size)
-        return full + (1 if rest > 1 or (rest == 1 and not self.drop_singleton) else 0)
+        return len(self.sampler)
 
     def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-        order = self.sampler.order()
-        for batch in range(len(self)):
-            index = order[batch * self.batch_size : (batch + 1) * self.batch_size]
+        for index in self.sampler:
             yield self.arrays.images[index], self.arrays.labels[index]

@@ -9,6 +9,7 @@ from scalegrid.errors import ScalegridError
 # Distinct streams so the validation split and the fraction subset are independent draws of one split seed.
 _VAL_STREAM = 0
 _FRACTION_STREAM = 1
+_TEST_STREAM = 2
 
 
 def _class_permutations(labels: np.ndarray, indices: np.ndarray, seed: int, stream: int) -> dict[int, np.ndarray]:
@@ -109,3 +110,64 @@ def select_classes(
     relabel[ids] = np.arange(len(ids))
     kept = np.flatnonzero(relabel[labels] >= 0)
     return kept, relabel[labels[kept]], tuple(class_names[i] for i in ids)
+
+
+def check_share(key: str, share: float) -> float:
+    """Refuse a split share outside (0, 1)."""
+    if isinstance(share, bool) or not isinstance(share, int | float) or not 0 < share < 1:
+        raise ScalegridError(f"data.{key}={share} must be a share in (0, 1), e.g. 0.1 for a tenth of each class")
+    return float(share)
+
+
+def _carve(
+    labels: np.ndarray, indices: np.ndarray, share: float, seed: int, stream: int
+) -> tuple[np.ndarray, np.ndarray, dict[int, int]]:
+    """Take ``share`` of each class of ``indices`` (at least one image); returns (rest, carved, images left per class)."""
+    members = _class_permutations(labels, indices, seed, stream)
+    carved, left = [], {}
+    for cls, in_class in members.items():
+        count = max(1, int(np.floor(share * len(in_class) + 0.5)))
+        carved.append(in_class[:count])
+        left[cls] = len(in_class) - count
+    carved = np.sort(np.concatenate(carved)) if carved else indices[:0]
+    return np.setdiff1d(indices, carved), carved, left
+
+
+def split_by_shares(
+    labels: np.ndarray,
+    given: np.ndarray | None,
+    val_share: float,
+    test_share: float,
+    seed: int,
+    class_names: tuple[str, ...],
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Stratified, seeded (train, val, test) indices, each sorted.
+
+    ``given`` holds a split name per example ("train" | "val" | "test") or is None. Given splits are kept; a missing
+    val or test split is carved from the training examples: ``test_share`` then ``val_share`` of each class, at
+    least one image each, from independent streams of ``seed``.
+    """
+    labels = np.asarray(labels)
+    everything = np.arange(len(labels))
+    train = everything if given is None else everything[given == "train"]
+    splits = {}
+    for name, share, stream in (("test", test_share, _TEST_STREAM), ("val", val_share, _VAL_STREAM)):
+        if given is not None and (given == name).any():
+            splits[name] = everything[given == name]
+            continue
+        train, splits[name], left = _carve(labels, train, share, seed, stream)
+        for cls, count in left.items():
+            if count < 1:
+                total = int((labels == cls).sum())
+                raise ScalegridError(
+                    f"class {class_names[cls]!r} has {total} image(s): too few to give train, val and test one each "
+                    f"(data.val_size={val_share}, data.test_size={test_share}); add images, or leave the class out "
+                    "with data.classes"
+                )
+    present = set(np.unique(labels[train]).tolist())
+    for cls, name in enumerate(class_names):
+        if cls not in present:
+            raise ScalegridError(
+                f"class {name!r} has no training images: add some, or leave the class out with data.classes"
+            )
+    return np.sort(train), np.sort(splits["val"]), np.sort(splits["test"])

@@ -1,0 +1,39 @@
+"""``create_datamodule``: the data config (``conf/data/*.yaml``) to a LightningDataModule."""
+
+from __future__ import annotations
+
+from functools import partial
+from typing import Any
+
+import pytorch_lightning as pl
+
+from scalegrid.data.datamodule import BUILTIN_DATASETS, BuiltinDataModule
+from scalegrid.data.image_datamodule import ImageFileDataModule
+from scalegrid.data.image_sources import list_image_csv, list_image_folder
+from scalegrid.errors import ScalegridError
+
+CUSTOM_DATASETS = ("image_folder", "image_csv")
+_CSV_KEYS = ("csv_file", "path_column", "label_column", "split_column", "image_root", "class_names")
+
+
+def create_datamodule(options: dict[str, Any], shuffle_seed: int, imagenet_statistics: bool) -> pl.LightningDataModule:
+    """A datamodule for ``options["name"]``: a built-in dataset, a folder of class folders, or a label CSV."""
+    options = dict(options)
+    name = options.get("name")
+    if name in BUILTIN_DATASETS:
+        return BuiltinDataModule(**options, shuffle_seed=shuffle_seed, imagenet_statistics=imagenet_statistics)
+    if name == "image_folder":
+        options.pop("name")
+        list_images = partial(list_image_folder, options.pop("root"))
+    elif name == "image_csv":
+        options.pop("name")
+        list_images = partial(list_image_csv, **{key: options.pop(key) for key in _CSV_KEYS if key in options})
+    else:
+        known = ", ".join([*BUILTIN_DATASETS, *CUSTOM_DATASETS])
+        raise ScalegridError(f"data.name={name!r} is unknown; choose one of {known}")
+    try:
+        return ImageFileDataModule(
+            list_images, **options, shuffle_seed=shuffle_seed, imagenet_statistics=imagenet_statistics
+        )
+    except TypeError as error:  # an unknown key in the data config
+        raise ScalegridError(f"data: {error}; see conf/data/{name}.yaml for the keys it takes") from error

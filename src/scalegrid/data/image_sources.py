@@ -1,0 +1,209 @@
+"""Listing a user's images: a folder per class (optionally under train/ val/ test/), or a CSV of paths and labels."""
+
+from __future__ import annotations
+
+import csv
+import logging
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from scalegrid.data.images import IMAGE_EXTENSIONS, is_image_file
+from scalegrid.errors import ScalegridError
+
+log = logging.getLogger(__name__)
+
+SPLITS = ("train", "val", "test")
+_SPLIT_ALIASES = {"train": "train", "val": "val", "valid": "val", "validation": "val", "test": "test"}
+_EXTENSIONS = ", ".join(sorted(ext.lstrip(".") for ext in IMAGE_EXTENSIONS))
+
+
+@dataclass(frozen=True)
+class ImageListing:
+    """Every image of a custom dataset: its file, its class id and, when the source gives one, its split."""
+
+    paths: tuple[Path, ...]
+    labels: np.ndarray  # int64 class ids into class_names
+    class_names: tuple[str, ...]
+    splits: np.ndarray | None  # "train" | "val" | "test" per image; None when the source names no splits
+    source: Path  # the folder or CSV file, for messages and the cache's name
+
+    def __len__(self) -> int:
+        return len(self.paths)
+
+    def select(self, indices: np.ndarray) -> ImageListing:
+        indices = np.asarray(indices, dtype=np.int64)
+        return ImageListing(
+            tuple(self.paths[i] for i in indices),
+            self.labels[indices],
+            self.class_names,
+            None if self.splits is None else self.splits[indices],
+            self.source,
+        )
+
+
+def _visible(path: Path) -> bool:
+    return not path.name.startswith(".")
+
+
+def _images_in(class_dir: Path) -> list[Path]:
+    """Image files under ``class_dir`` (recursively, sorted); refuses a folder with none."""
+    files = [
+        p
+        for p in sorted(class_dir.rglob("*"))
+        if p.is_file() and not any(part.startswith(".") for part in p.relative_to(class_dir).parts)
+    ]
+    images = [p for p in files if is_image_file(p)]
+    others = [p for p in files if not is_image_file(p)]
+    if others:
+        log.warning(
+            "%s: %d file(s) without an image extension left out, e.g. %s", class_dir, len(others), others[0].name
+        )
+    if not images:
+        raise ScalegridError(
+            f"class folder {class_dir} holds no images ({_EXTENSIONS}): add images or remove the folder"
+        )
+    return images
+
+
+def _class_dirs(folder: Path) -> list[Path]:
+    return sorted(d for d in folder.iterdir() if d.is_dir() and _visible(d))
+
+
+def list_image_folder(root: Path) -> ImageListing:
+    """``root/<class>/*``, or ``root/{train,val,test}/<class>/*`` when ``root`` has a ``train`` folder."""
+    root = Path(root).expanduser()
+    if not root.is_dir():
+        raise ScalegridError(
+            f"data.root={root} is not a directory: set DATA_DIR or data.root to the folder of class folders"
+        )
+    subdirs = {d.name: d for d in _class_dirs(root)}
+    if not subdirs:
+        raise ScalegridError(
+            f"data.root={root} has no class folders: put the images in {root}/<class>/ or {root}/train/<class>/"
+        )
+    if "train" not in subdirs:
+        names = sorted(subdirs)
+        paths, labels = [], []
+        for label, name in enumerate(names):
+            images = _images_in(subdirs[name])
+            paths += images
+            labels += [label] * len(images)
+        return ImageListing(tuple(paths), np.asarray(labels, dtype=np.int64), tuple(names), None, root)
+
+    unexpected = sorted(set(subdirs) - set(SPLITS))
+    if unexpected:
+        raise ScalegridError(
+            f"data.root={root} has a train/ folder, so its subfolders must be the splits train, val and test; "
+            f"rename or move {', '.join(unexpected)}"
+        )
+    names = [d.name for d in _class_dirs(subdirs["train"])]
+    if not names:
+        raise ScalegridError(f"{subdirs['train']} has no class folders: put the images in {subdirs['train']}/<class>/")
+    paths, labels, splits = [], [], []
+    for split in SPLITS:
+        if split not in subdirs:
+            continue
+        for class_dir in _class_dirs(subdirs[split]):
+            if class_dir.name not in names:
+                raise ScalegridError(
+                    f"{class_dir} is a class that {subdirs['train']} does not have: add it to train/ or remove it"
+                )
+            images = _images_in(class_dir)
+            paths += images
+            labels += [names.index(class_dir.name)] * len(images)
+            splits += [split] * len(images)
+    return ImageListing(tuple(paths), np.asarray(labels, dtype=np.int64), tuple(names), np.asarray(splits), root)
+
+
+def _read_rows(csv_file: Path, columns: dict[str, str | None]) -> list[dict[str, str]]:
+    try:
+        with open(csv_file, newline="", encoding="utf-8-sig") as handle:
+            reader = csv.DictReader(handle)
+            header = reader.fieldnames or []
+            for key, column in columns.items():
+                if column is not None and column not in header:
+                    raise ScalegridError(
+                        f"{csv_file} has no column {column!r} (data.{key}); its columns are: {', '.join(header)}"
+                    )
+            return list(reader)
+    except (UnicodeDecodeError, csv.Error) as error:
+        raise ScalegridError(f"{csv_file} is not a readable CSV file: {error}") from error
+
+
+def _class_ids(raw_labels: list[str], class_names: list[str] | None, csv_file: Path) -> tuple[list[int], list[str]]:
+    """Labels as class ids: integers are ids (0..K-1), anything else a class name."""
+    for line, label in enumerate(raw_labels, start=2):
+        if not label:
+            raise ScalegridError(f"{csv_file} line {line}: the label is empty; give every image a label")
+    integers = all(re.fullmatch(r"-?\d+", label) for label in raw_labels)
+    if integers:
+        ids = [int(label) for label in raw_labels]
+        count = len(class_names) if class_names is not None else max(ids) + 1
+        for line, label in enumerate(ids, start=2):
+            if not 0 <= label < count:
+                raise ScalegridError(
+                    f"{csv_file} line {line}: unknown label {label}: integer labels must be 0..{count - 1}"
+                    + ("" if class_names is None else " (one per name in data.class_names)")
+                )
+        names = class_names if class_names is not None else [str(i) for i in range(count)]
+        return ids, list(names)
+    names = class_names if class_names is not None else sorted(set(raw_labels))
+    index = {name: i for i, name in enumerate(names)}
+    for line, label in enumerate(raw_labels, start=2):
+        if label not in index:
+            raise ScalegridError(
+                f"{csv_file} line {line}: unknown label {label!r}; data.class_names lists {', '.join(names)}"
+            )
+    return [index[label] for label in raw_labels], list(names)
+
+
+def list_image_csv(
+    csv_file: Path,
+    path_column: str = "path",
+    label_column: str = "label",
+    split_column: str | None = None,
+    image_root: Path | None = None,
+    class_names: list[str] | None = None,
+) -> ImageListing:
+    """Rows of ``csv_file``: an image path (relative to ``image_root``, by default the CSV's folder) and a label."""
+    csv_file = Path(csv_file).expanduser()
+    if not csv_file.is_file():
+        raise ScalegridError(f"data.csv_file={csv_file} is not a file: give the path of your label CSV")
+    base = Path(image_root).expanduser() if image_root is not None else csv_file.parent
+    columns = {"path_column": path_column, "label_column": label_column, "split_column": split_column}
+    rows = _read_rows(csv_file, columns)
+    if not rows:
+        raise ScalegridError(f"{csv_file} has a header but no rows: list one image per row")
+
+    paths, missing = [], []
+    for line, row in enumerate(rows, start=2):
+        value = (row[path_column] or "").strip()
+        path = base / value
+        if not value or not path.is_file():
+            missing.append(f"line {line}: {value!r}")
+        paths.append(path)
+    if missing:
+        raise ScalegridError(
+            f"{csv_file}: {len(missing)} row(s) point at no file under {base} ({'; '.join(missing[:5])}"
+            f"{'; ...' if len(missing) > 5 else ''}): fix the paths or set data.image_root"
+        )
+
+    labels, names = _class_ids([(row[label_column] or "").strip() for row in rows], class_names, csv_file)
+    splits = None
+    if split_column is not None:
+        splits = []
+        for line, row in enumerate(rows, start=2):
+            value = (row[split_column] or "").strip().lower()
+            if value not in _SPLIT_ALIASES:
+                raise ScalegridError(
+                    f"{csv_file} line {line}: split {row[split_column]!r} in column {split_column!r} is not "
+                    "train, val or test"
+                )
+            splits.append(_SPLIT_ALIASES[value])
+        splits = np.asarray(splits)
+        if "train" not in splits:
+            raise ScalegridError(f"{csv_file}: no row has split 'train' in column {split_column!r}")
+    return ImageListing(tuple(paths), np.asarray(labels, dtype=np.int64), tuple(names), splits, csv_file)

@@ -13,7 +13,7 @@ from matplotlib import image as mpimg
 from scalegrid import PROJECT_ROOT
 from scalegrid.budget import training_budget
 from scalegrid.errors import ScalegridError
-from scalegrid.grid import weights_tag
+from scalegrid.grid import config_differences, weights_tag
 
 GRID_AXES = ["model=mnist_net,simple_cnn", "data.fraction=0.5,1.0", "seed=0,1"]
 
@@ -160,3 +160,11 @@ def test_a_finished_cell_made_with_another_configuration_is_refused(finished_gri
     lines = [line for line in proc.stderr.splitlines() if line.strip()]
     assert proc.returncode == 2 and len(lines) == 1, proc.stderr[-2000:]
     assert "made with another configuration (optim.lr: 0.5 -> 0.05)" in lines[0]
+
+
+def test_speed_and_location_settings_do_not_make_a_cell_different():
+    stored = {"data": {"cache": False, "cache_dir": "/a", "num_workers": 2, "root": "/x", "image_size": 224}}
+    faster = {"data": {"cache": True, "cache_dir": "/b", "num_workers": 8, "root": "/y", "image_size": 224}}
+    assert config_differences(stored, faster) == []
+    other = {"data": {**faster["data"], "image_size": 128}}
+    assert config_differences(stored, other) == ["data.image_size: 224 -> 128"]

@@ -41,8 +41,18 @@ def in_multirun() -> bool:
     return HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN
 
 
-# Keys that say where things are, not what was computed: they may change between invocations of one grid.
-LOCATION_KEYS = ("paths.", "data.root", "callbacks.progress_bar.", "download_weights")
+# Keys that say where things are or how fast they arrive, not what was computed: they may change between
+# invocations of one grid (data.cache and data.num_workers change speed only; the pixels are the same).
+LOCATION_KEYS = (
+    "paths.",
+    "data.root",
+    "data.csv_file",
+    "data.image_root",
+    "data.cache",  # and data.cache_dir
+    "data.num_workers",
+    "callbacks.progress_bar.",
+    "download_weights",
+)
 
 
 def _flatten(tree: Any, prefix: str = "") -> dict[str, Any]:

@@ -197,3 +197,20 @@ def tiny_images(tmp_path: Path) -> list[str]:
         "data.val_size=0.2",
         "data.test_size=0.2",
     ]
+
+
+def quiet_trainer(epochs: int, callbacks: list | None = None, **options):
+    """A real Lightning Trainer on the CPU that writes nothing: no logger, checkpoints, progress bar or sanity check."""
+    import pytorch_lightning as pl
+
+    return pl.Trainer(
+        max_epochs=epochs,
+        accelerator="cpu",
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        num_sanity_val_steps=0,
+        callbacks=callbacks or [],
+        **options,
+    )

@@ -5,6 +5,7 @@ import copy
 import pytest
 import pytorch_lightning as pl
 import torch
+from conftest import quiet_trainer
 
 from scalegrid.classifier import ImageClassifier
 from scalegrid.data.datamodule import BuiltinDataModule
@@ -34,16 +35,7 @@ def fit(cifar_root, network, policy: FinetunePolicy, epochs: int = 1, optim=SGD)
     policy.apply(network)
     module = ImageClassifier(network, num_classes=10, optim=optim, sched=NO_SCHEDULE)
     snapshots = Snapshots()
-    trainer = pl.Trainer(
-        max_epochs=epochs,
-        accelerator="cpu",
-        logger=False,
-        enable_checkpointing=False,
-        enable_progress_bar=False,
-        enable_model_summary=False,
-        num_sanity_val_steps=0,
-        callbacks=[policy, snapshots],
-    )
+    trainer = quiet_trainer(epochs, callbacks=[policy, snapshots])
     trainer.fit(module, datamodule=datamodule)
     return trainer, snapshots.states
 

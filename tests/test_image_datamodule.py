@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 import pytorch_lightning as pl
 import torch
-from conftest import FAST_TRAINER, compose_config, run_train, tiny_images, write_image_folder
+from conftest import FAST_TRAINER, compose_config, quiet_trainer, run_train, tiny_images, write_image_folder
 from omegaconf import OmegaConf
 from PIL import Image
 
@@ -51,15 +51,7 @@ def _fit(datamodule: ImageFileDataModule, tmp_path: Path, epochs: int = 2) -> pl
     datamodule.setup("fit")
     network = create_model("simple_cnn", num_classes=datamodule.num_classes, input_shape=datamodule.input_shape)
     module = ImageClassifier(network, datamodule.num_classes, optim=ADAM, sched={"name": "none"})
-    trainer = pl.Trainer(
-        max_epochs=epochs,
-        accelerator="cpu",
-        logger=False,
-        enable_checkpointing=False,
-        enable_progress_bar=False,
-        default_root_dir=tmp_path,
-        num_sanity_val_steps=0,
-    )
+    trainer = quiet_trainer(epochs, default_root_dir=tmp_path)
     trainer.fit(module, datamodule=datamodule)
     return trainer
 

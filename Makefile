@@ -5,7 +5,7 @@ STAMP := $(VENV)/.installed
 # Torch comes first, pinned: these builds are the ones available on the project's machines.
 TORCH := torch==2.14.1 torchvision==0.29.1
 
-.PHONY: install test test-slow lint format train grid demo report tensorboard clean
+.PHONY: install test test-slow lint format train grid demo report tensorboard bench clean
 
 GRID ?= outputs/grids/demo
 
@@ -24,12 +24,12 @@ test-slow: install       ## only the slow tests
 	$(PY) -m pytest -m slow
 
 lint: install            ## ruff lint + format check
-	$(VENV)/bin/ruff check src tests
-	$(VENV)/bin/ruff format --check src tests
+	$(VENV)/bin/ruff check src tests bench
+	$(VENV)/bin/ruff format --check src tests bench
 
 format: install
-	$(VENV)/bin/ruff format src tests
-	$(VENV)/bin/ruff check --fix src tests
+	$(VENV)/bin/ruff format src tests bench
+	$(VENV)/bin/ruff check --fix src tests bench
 
 train: install           ## the main job: ResNet-18 on CIFAR-10 (set DATA_DIR to your data folder)
 	$(PY) src/train.py $(ARGS)
@@ -48,6 +48,12 @@ report: install          ## tables and figures of a grid: make report GRID=outpu
 tensorboard: install     ## serve the logs of every run under outputs/
 	mkdir -p outputs
 	$(VENV)/bin/tensorboard --logdir outputs --host 127.0.0.1 --port 6006
+
+bench: install           ## the performance benchmarks of the README (about 25 min on 2 cores; needs DATA_DIR)
+	$(PY) bench/throughput.py
+	$(PY) bench/dataloader.py
+	$(PY) bench/time_to_accuracy.py
+	$(PY) bench/image_cache.py
 
 clean:                   ## remove the virtual environment (outputs/ and data/ are kept)
 	rm -rf $(VENV)

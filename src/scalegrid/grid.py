@@ -42,7 +42,7 @@ def in_multirun() -> bool:
 
 
 # Keys that say where things are or how fast they arrive, not what was computed: they may change between
-# invocations of one grid (data.cache and data.num_workers change speed only; the pixels are the same).
+# invocations of one grid (the cache, workers, threads, compilation and memory format change speed only).
 LOCATION_KEYS = (
     "paths.",
     "data.root",
@@ -50,6 +50,9 @@ LOCATION_KEYS = (
     "data.image_root",
     "data.cache",  # and data.cache_dir
     "data.num_workers",
+    "model.compile",
+    "model.channels_last",
+    "threads",
     "callbacks.progress_bar.",
     "download_weights",
 )

@@ -20,6 +20,7 @@ from scalegrid.grid import current_overrides, weights_tag
 from scalegrid.models import create_model
 from scalegrid.models.registry import count_parameters
 from scalegrid.models.weights import initialise
+from scalegrid.performance import set_torch_threads
 from scalegrid.results import RESULTS_FILE, library_versions, per_class_accuracy, resolved_config, write_json_atomic
 from scalegrid.throughput import TrainThroughput
 
@@ -35,11 +36,14 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     """Seed, build data and model, fit, test the best checkpoint, and write ``results.json``; returns the results."""
     run_dir = Path(cfg.paths.output_dir)
     pl.seed_everything(cfg.seed, workers=True)
+    threads = set_torch_threads(cfg.get("threads"))
 
     model_options = OmegaConf.to_container(cfg.model, resolve=True)
     model_name = model_options.pop("name")
     weights = model_options.pop("weights", None)
     head = model_options.pop("head", None)
+    channels_last = model_options.pop("channels_last", False)
+    compile_network = model_options.pop("compile", False)
 
     data_options = OmegaConf.to_container(cfg.data, resolve=True)
     datamodule = create_datamodule(data_options, shuffle_seed=cfg.seed, imagenet_statistics=weights == "imagenet")
@@ -67,6 +71,8 @@ def train(cfg: DictConfig) -> dict[str, Any]:
         sched=OmegaConf.to_container(cfg.sched, resolve=True),
         label_smoothing=cfg.loss.label_smoothing,
         class_names=list(datamodule.class_names),
+        channels_last=channels_last,
+        compile=compile_network,
     )
 
     throughput = TrainThroughput()
@@ -121,6 +127,7 @@ def train(cfg: DictConfig) -> dict[str, Any]:
         "fit_seconds": fit_seconds,
         "test_seconds": test_seconds,
         "train_images_per_second": throughput.images_per_second,
+        "torch_threads": threads,
         "epoch_seconds": throughput.epoch_seconds,
         "train_epoch_seconds": throughput.train_epoch_seconds,
         "best_checkpoint": best_path or None,

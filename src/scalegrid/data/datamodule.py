@@ -176,13 +176,18 @@ class BuiltinDataModule(pl.LightningDataModule):
     def test_dataloader(self) -> TensorBatchLoader:
         return TensorBatchLoader(self._require(self.test_set), self.eval_batch_size, shuffle=False)
 
-    def on_after_batch_transfer(self, batch: Any, dataloader_idx: int) -> tuple[torch.Tensor, torch.Tensor]:
-        images, labels = batch
-        if self.trainer is not None and self.trainer.training:
+    def transform_batch(self, images: torch.Tensor, training: bool) -> torch.Tensor:
+        """uint8 batch -> the model's input: augmented when ``training``, normalised, resized to ``image_size``."""
+        if training:
             images = augment(images, self.augment_policy)
         images = normalize(images, self.mean, self.std)
         if self.image_size is not None and images.shape[-1] != self.image_size:
             images = F.interpolate(
                 images, size=(self.image_size, self.image_size), mode="bilinear", align_corners=False
             )
-        return images, labels
+        return images
+
+    def on_after_batch_transfer(self, batch: Any, dataloader_idx: int) -> tuple[torch.Tensor, torch.Tensor]:
+        images, labels = batch
+        training = self.trainer is not None and self.trainer.training
+        return self.transform_batch(images, training), labels

@@ -228,10 +228,15 @@ class ImageFileDataModule(pl.LightningDataModule):
     def test_dataloader(self):
         return self._loader(self.test_set, self.eval_batch_size, train=False)
 
-    def on_after_batch_transfer(self, batch: Any, dataloader_idx: int) -> tuple[torch.Tensor, torch.Tensor]:
-        images, labels = batch
-        if self.trainer is not None and self.trainer.training:
+    def transform_batch(self, images: torch.Tensor, training: bool) -> torch.Tensor:
+        """Stored squares -> the model's input: a random (resized) crop and flip when ``training``, else the centre crop."""
+        if training:
             images = augment_images(images, self.augment_policy, self.image_size, self.crop_scale)
         else:
             images = center_crop(images, self.image_size)
-        return normalize(images, self.mean, self.std), labels
+        return normalize(images, self.mean, self.std)
+
+    def on_after_batch_transfer(self, batch: Any, dataloader_idx: int) -> tuple[torch.Tensor, torch.Tensor]:
+        images, labels = batch
+        training = self.trainer is not None and self.trainer.training
+        return self.transform_batch(images, training), labels

@@ -1,6 +1,7 @@
 """Training images per second: a plain PyTorch loop vs scalegrid's step in the Lightning Trainer vs a full scalegrid epoch.
 
-(a) a plain loop written here: in-memory float batches, forward, cross-entropy, backward, SGD step, cosine schedule;
+(a) a plain loop written here: in-memory float batches, forward, cross-entropy, backward, optimiser step (SGD or
+    Adam with the settings of conf/optim/), cosine schedule;
 (b) scalegrid's ImageClassifier through a Lightning Trainer with scalegrid's progress bar and loggers, same model,
     batches, optimiser and threads (data already in memory, normalised);
 (c) a full scalegrid run (`src/train.py`) on CIFAR-10: its data path, batched augmentation, step, logging; the
@@ -27,14 +28,34 @@ from pathlib import Path
 
 import pytorch_lightning as pl
 import torch
+from omegaconf import OmegaConf
 from torch import nn
 
-from scalegrid import PROJECT_ROOT
+from scalegrid import CONF_DIR, PROJECT_ROOT
 from scalegrid.classifier import ImageClassifier
 from scalegrid.models import create_model
 from scalegrid.performance import available_cores
 
-SGD = {"name": "sgd", "lr": 0.05, "momentum": 0.9, "nesterov": True, "weight_decay": 5e-4, "backbone_lr_scale": 1.0}
+
+def optimiser_settings(name: str) -> dict:
+    """conf/optim/<name>.yaml, so the plain loop and scalegrid use the same numbers."""
+    return dict(OmegaConf.to_container(OmegaConf.load(CONF_DIR / "optim" / f"{name}.yaml")))
+
+
+def plain_optimiser(parameters, settings: dict) -> torch.optim.Optimizer:
+    if settings["name"] == "adam":
+        return torch.optim.Adam(
+            parameters, lr=settings["lr"], betas=tuple(settings["betas"]), weight_decay=settings["weight_decay"]
+        )
+    return torch.optim.SGD(
+        parameters,
+        lr=settings["lr"],
+        momentum=settings["momentum"],
+        nesterov=settings["nesterov"],
+        weight_decay=settings["weight_decay"],
+    )
+
+
 COSINE = {"name": "cosine", "final_lr_ratio": 0.0}
 SHAPES = {"mnist_net": (1, 28, 28), "simple_cnn": (3, 32, 32)}
 
@@ -58,13 +79,11 @@ def images_per_second(stamps: list[float], warmup: int, batch_size: int) -> floa
     return (len(timed) - 1) * batch_size / (timed[-1] - timed[0])
 
 
-def plain_loop(model: str, batches, warmup: int) -> float:
+def plain_loop(model: str, batches, warmup: int, optim: dict) -> float:
     """(a): the reference, a loop anyone would write."""
     torch.manual_seed(0)
     network = create_model(model, num_classes=10, input_shape=batches[0][0].shape[1:])
-    optimizer = torch.optim.SGD(
-        network.parameters(), lr=SGD["lr"], momentum=SGD["momentum"], nesterov=True, weight_decay=SGD["weight_decay"]
-    )
+    optimizer = plain_optimiser(network.parameters(), optim)
     scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=len(batches))
     criterion = nn.CrossEntropyLoss()
     network.train()
@@ -100,7 +119,7 @@ class StepClock(pl.Callback):
         self.stamps.append(time.perf_counter())
 
 
-def lightning_step(model: str, batches, warmup: int, log_dir: Path) -> float:
+def lightning_step(model: str, batches, warmup: int, log_dir: Path, optim: dict) -> float:
     """(b): the same work as scalegrid's module inside the Trainer, with scalegrid's default bar and loggers."""
     from pytorch_lightning.callbacks import TQDMProgressBar
     from pytorch_lightning.loggers import CSVLogger, TensorBoardLogger
@@ -109,7 +128,7 @@ def lightning_step(model: str, batches, warmup: int, log_dir: Path) -> float:
 
     torch.manual_seed(0)
     network = create_model(model, num_classes=10, input_shape=batches[0][0].shape[1:])
-    module = ImageClassifier(network, num_classes=10, optim=SGD, sched=COSINE)
+    module = ImageClassifier(network, num_classes=10, optim=optim, sched=COSINE)
     clock = StepClock()
     trainer = pl.Trainer(
         max_steps=len(batches),
@@ -127,7 +146,9 @@ def lightning_step(model: str, batches, warmup: int, log_dir: Path) -> float:
     return images_per_second(clock.stamps, warmup, len(batches[0][1]))
 
 
-def full_epoch(model: str, batch_size: int, steps: int, threads: int, data_dir: Path, run_dir: Path) -> float:
+def full_epoch(
+    model: str, batch_size: int, steps: int, threads: int, data_dir: Path, run_dir: Path, optim: str
+) -> float:
     """(c): scalegrid end to end; the training part of epoch 2 from results.json."""
     data = ["data=mnist"] if model == "mnist_net" else []
     command = [
@@ -135,6 +156,7 @@ def full_epoch(model: str, batch_size: int, steps: int, threads: int, data_dir: 
         str(PROJECT_ROOT / "src" / "train.py"),
         *data,
         f"model={model}",
+        f"optim={optim}",
         f"data.batch_size={batch_size}",
         "trainer.max_epochs=2",
         f"trainer.limit_train_batches={steps}",
@@ -169,6 +191,7 @@ def main() -> None:
     parser.add_argument("--warmup", type=int, default=5)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--threads", type=int, default=available_cores())
+    parser.add_argument("--optim", default="sgd", help="an optimiser config of conf/optim/ (sgd, adam)")
     args = parser.parse_args()
 
     torch.set_num_threads(args.threads)
@@ -179,19 +202,29 @@ def main() -> None:
         data_dir = find_data(args.model)
         plain, step, epoch = [], [], []
         for repeat in range(args.repeats):  # interleaved, so a slow spell of the machine hits all three alike
-            plain.append(plain_loop(args.model, batches, args.warmup))
-            step.append(lightning_step(args.model, batches, args.warmup, scratch / f"logs{repeat}"))
+            optim = optimiser_settings(args.optim)
+            plain.append(plain_loop(args.model, batches, args.warmup, optim))
+            step.append(lightning_step(args.model, batches, args.warmup, scratch / f"logs{repeat}", optim))
             run_dir = scratch / f"run{repeat}"
-            epoch.append(full_epoch(args.model, args.batch_size, args.steps, args.threads, data_dir, run_dir))
+            epoch.append(
+                full_epoch(args.model, args.batch_size, args.steps, args.threads, data_dir, run_dir, args.optim)
+            )
     a, b, c = (statistics.median(values) for values in (plain, step, epoch))
     rounded = {name: [round(v, 1) for v in values] for name, values in (("a", plain), ("b", step), ("c", epoch))}
     print(
-        f"{args.model}, batch {args.batch_size}, input {'x'.join(map(str, shape))}, {args.threads} threads, "
+        f"{args.model}, {args.optim}, batch {args.batch_size}, input {'x'.join(map(str, shape))}, {args.threads} threads, "
         f"median of {args.repeats} repeats {rounded}"
     )
+    # Each repeat runs a, b and c back to back: the median of the per-repeat ratios cancels slow spells of the machine.
+    paired_b = statistics.median(x / y for x, y in zip(step, plain, strict=True))
+    paired_c = statistics.median(x / y for x, y in zip(epoch, plain, strict=True))
     print(f"(a) plain PyTorch loop, in-memory tensors      {a:9.1f} images/s")
-    print(f"(b) scalegrid step in the Lightning Trainer    {b:9.1f} images/s   b/a = {b / a:.3f}")
-    print(f"(c) full scalegrid epoch (data, augmentation)  {c:9.1f} images/s   c/a = {c / a:.3f}")
+    print(
+        f"(b) scalegrid step in the Lightning Trainer    {b:9.1f} images/s   b/a = {b / a:.3f}  (paired {paired_b:.3f})"
+    )
+    print(
+        f"(c) full scalegrid epoch (data, augmentation)  {c:9.1f} images/s   c/a = {c / a:.3f}  (paired {paired_c:.3f})"
+    )
 
 
 if __name__ == "__main__":

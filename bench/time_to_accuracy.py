@@ -138,13 +138,16 @@ def plain_run(name: str, kind: str, out: Path) -> None:
 
         batches = InMemory()
 
+    epoch_seconds = []
     for _ in range(recipe["epochs"]):
+        started = time.perf_counter()
         network.train()
         for images, targets in batches:
             optimizer.zero_grad(set_to_none=True)
             criterion(network(images), targets).backward()
             optimizer.step()
             scheduler.step()
+        epoch_seconds.append(time.perf_counter() - started)
 
     network.eval()
     test = (test_arrays.images.float() / 255 - torch.tensor(mean)[None, :, None, None]) / torch.tensor(std)[
@@ -156,7 +159,9 @@ def plain_run(name: str, kind: str, out: Path) -> None:
             correct += (
                 (network(test[start : start + 512]).argmax(1) == test_arrays.labels[start : start + 512]).sum().item()
             )
-    out.write_text(json.dumps({"test_acc": correct / len(test), "train_size": len(train_labels)}))
+    out.write_text(
+        json.dumps({"test_acc": correct / len(test), "train_size": len(train_labels), "epoch_seconds": epoch_seconds})
+    )
 
 
 def timed(command: list[str], env: dict[str, str]) -> float:

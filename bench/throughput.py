@@ -34,30 +34,16 @@ from torch import nn
 from scalegrid import CONF_DIR, PROJECT_ROOT
 from scalegrid.classifier import ImageClassifier
 from scalegrid.models import create_model
+from scalegrid.optim import build_optimizer
 from scalegrid.performance import available_cores
+
+COSINE = {"name": "cosine", "final_lr_ratio": 0.0}
+SHAPES = {"mnist_net": (1, 28, 28), "simple_cnn": (3, 32, 32)}
 
 
 def optimiser_settings(name: str) -> dict:
     """conf/optim/<name>.yaml, so the plain loop and scalegrid use the same numbers."""
     return dict(OmegaConf.to_container(OmegaConf.load(CONF_DIR / "optim" / f"{name}.yaml")))
-
-
-def plain_optimiser(parameters, settings: dict) -> torch.optim.Optimizer:
-    if settings["name"] == "adam":
-        return torch.optim.Adam(
-            parameters, lr=settings["lr"], betas=tuple(settings["betas"]), weight_decay=settings["weight_decay"]
-        )
-    return torch.optim.SGD(
-        parameters,
-        lr=settings["lr"],
-        momentum=settings["momentum"],
-        nesterov=settings["nesterov"],
-        weight_decay=settings["weight_decay"],
-    )
-
-
-COSINE = {"name": "cosine", "final_lr_ratio": 0.0}
-SHAPES = {"mnist_net": (1, 28, 28), "simple_cnn": (3, 32, 32)}
 
 
 def fake_batches(
@@ -83,7 +69,7 @@ def plain_loop(model: str, batches, warmup: int, optim: dict) -> float:
     """(a): the reference, a loop anyone would write."""
     torch.manual_seed(0)
     network = create_model(model, num_classes=10, input_shape=batches[0][0].shape[1:])
-    optimizer = plain_optimiser(network.parameters(), optim)
+    optimizer = build_optimizer(network.parameters(), optim)  # plain torch.optim, with conf/optim's settings
     scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=len(batches))
     criterion = nn.CrossEntropyLoss()
     network.train()

@@ -72,6 +72,7 @@ def plain_run(name: str, kind: str, out: Path) -> None:
     from scalegrid.data import cifar, mnist
     from scalegrid.data.subsets import nested_fraction, split_train_val
     from scalegrid.models import create_model
+    from scalegrid.optim import build_optimizer
 
     recipe = RECIPES[name]
     root = data_dir()
@@ -87,18 +88,7 @@ def plain_run(name: str, kind: str, out: Path) -> None:
     torch.manual_seed(0)
     network = create_model(recipe["model"], num_classes=10, input_shape=tuple(train_images.shape[1:]))
     optim = OmegaConf.load(CONF_DIR / "optim" / f"{recipe['optim']}.yaml")
-    if optim.name == "adam":
-        optimizer = torch.optim.Adam(
-            network.parameters(), lr=optim.lr, betas=tuple(optim.betas), weight_decay=optim.weight_decay
-        )
-    else:
-        optimizer = torch.optim.SGD(
-            network.parameters(),
-            lr=optim.lr,
-            momentum=optim.momentum,
-            nesterov=optim.nesterov,
-            weight_decay=optim.weight_decay,
-        )
+    optimizer = build_optimizer(network.parameters(), OmegaConf.to_container(optim))  # plain torch.optim
     steps_per_epoch = -(-len(train_labels) // recipe["batch_size"])
     scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=steps_per_epoch * recipe["epochs"])
     criterion = nn.CrossEntropyLoss()

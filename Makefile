@@ -5,7 +5,7 @@ STAMP := $(VENV)/.installed
 # Torch comes first, pinned: these builds are the ones available on the project's machines.
 TORCH := torch==2.14.1 torchvision==0.29.1
 
-.PHONY: install test test-slow lint format train grid demo report tensorboard bench clean
+.PHONY: install test test-slow lint format train grid demo report tensorboard bench models clean
 
 GRID ?= outputs/grids/demo
 
@@ -48,6 +48,9 @@ report: install          ## tables and figures of a grid: make report GRID=outpu
 tensorboard: install     ## serve the logs of every run under outputs/
 	mkdir -p outputs
 	$(VENV)/bin/tensorboard --logdir outputs --host 127.0.0.1 --port 6006
+
+models: install          ## a Markdown table of every model: parameters, trainable per policy, multiply-accumulates
+	$(PY) src/model_table.py
 
 bench: install           ## the performance benchmarks of the README (about 25 min on 2 cores; needs DATA_DIR)
 	$(PY) bench/throughput.py

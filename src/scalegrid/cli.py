@@ -82,3 +82,23 @@ def report_main(argv: list[str] | None = None) -> None:
 
         report = build_report(arguments.grid)
         print(f"[scalegrid] report written: {report}")
+
+
+def model_table_main(argv: list[str] | None = None) -> None:
+    """``make models`` / ``python src/model_table.py``: print the model table and write it to a Markdown file."""
+    import argparse
+
+    parser = argparse.ArgumentParser(description="A Markdown table of every registered model.")
+    parser.add_argument("--classes", type=int, default=10, help="classes of the head (default 10)")
+    parser.add_argument("--output", type=Path, default=Path("outputs/models.md"), help="also written here")
+    arguments = parser.parse_args(argv)
+    with user_errors_exit():
+        from scalegrid.models.table import model_table
+
+        if arguments.classes < 2:
+            raise ScalegridError(f"--classes={arguments.classes} must be at least 2")
+        table = model_table(arguments.classes)
+        arguments.output.parent.mkdir(parents=True, exist_ok=True)
+        arguments.output.write_text(table)
+        print(table)
+        print(f"[scalegrid] model table written: {arguments.output}")

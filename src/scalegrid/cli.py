@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 from collections.abc import Callable, Iterator
@@ -63,6 +64,26 @@ def _train(cfg: DictConfig) -> dict:
 
     with user_errors_exit():
         return run_cell(cfg, train)
+
+
+@hydra.main(version_base="1.3", config_path=str(CONF_DIR), config_name="eval")
+def _eval(cfg: DictConfig) -> None:
+    from scalegrid.evaluation import evaluate
+
+    with user_errors_exit():
+        out_dir = evaluate(Path(cfg.run), cfg.split, int(cfg.top_k), int(cfg.examples), cfg.data_root)
+        metrics = json.loads((out_dir / "metrics.json").read_text())
+        pairs = "; ".join(pair["text"] for pair in metrics["confused_pairs"]) or "none"
+        print(
+            f"[scalegrid] {metrics['split']} accuracy {100 * metrics['accuracy']:.2f} % on {metrics['images']} images; "
+            f"most confused: {pairs} -> {out_dir}",
+            flush=True,
+        )
+
+
+def eval_main() -> None:
+    """``python src/eval.py run=...``: metrics, confusion matrix and mistakes of a finished run."""
+    run_reporting_errors(_eval)
 
 
 def train_main() -> None:

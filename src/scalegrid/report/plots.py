@@ -38,7 +38,23 @@ def confusion_figure(matrix: list[list[float]], class_names: list[str], title: s
     return figure
 
 
-def _save(figure, path: Path) -> Path:
+def examples_figure(images, titles: list[str], columns: int = 8):
+    """A grid of uint8 (C, H, W) images, each with its title (e.g. "cat → dog")."""
+    count = len(images)
+    columns = min(columns, count)
+    rows = -(-count // columns)
+    figure, axes = plt.subplots(rows, columns, figsize=(1.6 * columns, 1.8 * rows), dpi=DPI, squeeze=False)
+    for axis in axes.flat:
+        axis.axis("off")
+    for axis, image, title in zip(axes.flat, images, titles, strict=False):
+        pixels = np.asarray(image).transpose(1, 2, 0)
+        axis.imshow(pixels[:, :, 0] if pixels.shape[2] == 1 else pixels, cmap="gray", vmin=0, vmax=255)
+        axis.set_title(title, fontsize=7)
+    figure.tight_layout()
+    return figure
+
+
+def save_figure(figure, path: Path) -> Path:
     """Save through a temporary file and a rename: a report never shows half an image."""
     temporary = path.with_name(f".{path.name}.tmp.png")
     figure.savefig(temporary)
@@ -79,7 +95,7 @@ def accuracy_vs_size(cells: list[Cell], keys: list[str], path: Path) -> Path:
     axes[0][0].set_ylabel("test accuracy (%), mean ± std over seeds")
     figure.suptitle("Dataset size vs accuracy")
     figure.tight_layout()
-    return _save(figure, path)
+    return save_figure(figure, path)
 
 
 def _weights_name(value: str) -> str:
@@ -113,7 +129,7 @@ def learning_curves(cells: list[Cell], keys: list[str], path: Path) -> Path:
     axes[-1][0].set_xlabel("epoch")
     axes[-1][1].set_xlabel("epoch")
     figure.tight_layout()
-    return _save(figure, path)
+    return save_figure(figure, path)
 
 
 def read_metrics(path: Path) -> dict[str, tuple[list[int], list[float]]]:
@@ -156,7 +172,7 @@ def accuracy_vs_time(cells: list[Cell], keys: list[str], path: Path) -> Path:
     if cells:
         axes.legend(fontsize=6, ncol=1 + len(cells) // 12, loc="best")
     figure.tight_layout()
-    return _save(figure, path)
+    return save_figure(figure, path)
 
 
 def summed_confusion(cell: Cell) -> tuple[list[list[float]], list[str]] | None:
@@ -175,5 +191,5 @@ def confusion_pair(best: Cell, worst: Cell, keys: list[str], directory: Path) ->
             continue
         accuracy = cell.stat("test_acc")
         title = f"{name} cell: {_label(cell, keys, set())}\n(test acc {100 * accuracy[0]:.1f} %)"
-        paths.append(_save(confusion_figure(*summed, title=title), directory / f"confusion_{name}.png"))
+        paths.append(save_figure(confusion_figure(*summed, title=title), directory / f"confusion_{name}.png"))
     return paths

@@ -1,0 +1,77 @@
+"""src/eval.py on a finished tiny run: the same accuracy as training reported, and readable analysis files."""
+
+from __future__ import annotations
+
+import csv
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import FAST_TRAINER, TINY_DATA, run_train
+
+from scalegrid import PROJECT_ROOT
+from scalegrid.evaluation import confused_pairs
+
+
+@pytest.fixture(scope="module")
+def finished_run(tmp_path_factory) -> Path:
+    from conftest import write_cifar10
+
+    root = write_cifar10(tmp_path_factory.mktemp("data"))
+    run_dir = tmp_path_factory.mktemp("run")
+    completed = run_train(
+        ["model=simple_cnn", f"data.root={root}", *TINY_DATA, *FAST_TRAINER, f"hydra.run.dir={run_dir}"]
+    )
+    assert completed.returncode == 0, completed.stderr[-2000:]
+    return run_dir
+
+
+def _evaluate(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, str(PROJECT_ROOT / "src" / "eval.py"), *args],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=PROJECT_ROOT,
+    )
+
+
+def test_eval_reproduces_the_test_accuracy_and_writes_its_analysis(finished_run: Path) -> None:
+    results = json.loads((finished_run / "results.json").read_text())
+    completed = _evaluate(f"run={finished_run}")
+    assert completed.returncode == 0, completed.stderr[-2000:]
+    out = finished_run / "eval" / "test"
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["images"] == results["test_size"] == 50
+    assert round(metrics["accuracy"] * 50) == round(results["test_acc"] * 50)  # the same images right
+    assert metrics["accuracy"] == pytest.approx(results["test_acc"], abs=1e-6)
+    assert metrics["confusion_matrix"] == results["confusion_matrix"]
+    with open(out / "confusion.csv") as handle:
+        rows = list(csv.reader(handle))
+    assert rows[0][1:] == results["class_names"]
+    sums = [sum(float(value) for value in row[1:]) for row in rows[1:]]
+    assert all(total == pytest.approx(1.0, abs=1e-5) for total in sums)  # every test class is present
+    assert (out / "confusion.png").stat().st_size > 0
+    wrong = 50 - round(metrics["accuracy"] * 50)
+    assert (out / "misclassified.png").is_file() == (wrong > 0)
+
+    by_checkpoint = _evaluate(f"run={metrics['checkpoint']}", "split=val")
+    assert by_checkpoint.returncode == 0, by_checkpoint.stderr[-2000:]
+    assert json.loads((finished_run / "eval" / "val" / "metrics.json").read_text())["images"] == results["val_size"]
+
+
+def test_confused_pairs_are_shares_of_the_true_class() -> None:
+    confusion = np.array([[8, 2, 0], [0, 10, 0], [1, 3, 6]])
+    pairs = confused_pairs(confusion, ["a", "b", "c"], top_k=5)
+    assert [pair["text"] for pair in pairs] == ["c → b: 30.0 %", "a → b: 20.0 %", "c → a: 10.0 %"]
+
+
+def test_a_wrong_run_is_one_line_and_exit_code_2(tmp_path: Path) -> None:
+    completed = _evaluate(f"run={tmp_path / 'nowhere'}")
+    assert completed.returncode == 2
+    assert completed.stderr.strip().splitlines() == [
+        f"scalegrid: error: run={tmp_path / 'nowhere'} is neither a run directory nor a .ckpt file"
+    ]

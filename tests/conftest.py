@@ -214,3 +214,15 @@ def quiet_trainer(epochs: int, callbacks: list | None = None, **options):
         callbacks=callbacks or [],
         **options,
     )
+
+
+@pytest.fixture(scope="session")
+def finished_run(tmp_path_factory) -> Path:
+    """A finished tiny simple_cnn run on tiny CIFAR-10 files (results.json and checkpoints), shared by analysis tests."""
+    root = write_cifar10(tmp_path_factory.mktemp("data"))
+    run_dir = tmp_path_factory.mktemp("run")
+    completed = run_train(
+        ["model=simple_cnn", f"data.root={root}", *TINY_DATA, *FAST_TRAINER, f"hydra.run.dir={run_dir}"]
+    )
+    assert completed.returncode == 0, completed.stderr[-2000:]
+    return run_dir

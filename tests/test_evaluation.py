@@ -10,23 +10,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import FAST_TRAINER, TINY_DATA, run_train
 
 from scalegrid import PROJECT_ROOT
 from scalegrid.evaluation import confused_pairs
-
-
-@pytest.fixture(scope="module")
-def finished_run(tmp_path_factory) -> Path:
-    from conftest import write_cifar10
-
-    root = write_cifar10(tmp_path_factory.mktemp("data"))
-    run_dir = tmp_path_factory.mktemp("run")
-    completed = run_train(
-        ["model=simple_cnn", f"data.root={root}", *TINY_DATA, *FAST_TRAINER, f"hydra.run.dir={run_dir}"]
-    )
-    assert completed.returncode == 0, completed.stderr[-2000:]
-    return run_dir
 
 
 def _evaluate(*args: str) -> subprocess.CompletedProcess:
@@ -75,3 +61,18 @@ def test_a_wrong_run_is_one_line_and_exit_code_2(tmp_path: Path) -> None:
     assert completed.stderr.strip().splitlines() == [
         f"scalegrid: error: run={tmp_path / 'nowhere'} is neither a run directory nor a .ckpt file"
     ]
+
+
+def test_the_grid_report_links_evaluations(finished_run: Path, tmp_path: Path) -> None:
+    import shutil
+
+    from scalegrid.report.build import build_report
+
+    completed = _evaluate(f"run={finished_run}")
+    assert completed.returncode == 0, completed.stderr[-2000:]
+    grid = tmp_path / "grid"
+    shutil.copytree(finished_run, grid / "cell")
+    markdown = build_report(grid).read_text()
+    accuracy = json.loads((grid / "cell" / "eval" / "test" / "metrics.json").read_text())["accuracy"]
+    assert "## Evaluations and visualisations" in markdown
+    assert f"- `cell`: test {100 * accuracy:.2f} % ([metrics](../cell/eval/test/metrics.json)" in markdown

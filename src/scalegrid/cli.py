@@ -86,6 +86,24 @@ def eval_main() -> None:
     run_reporting_errors(_eval)
 
 
+@hydra.main(version_base="1.3", config_path=str(CONF_DIR), config_name="visualize")
+def _visualize(cfg: DictConfig) -> None:
+    from omegaconf import OmegaConf
+
+    from scalegrid.visualization import visualize
+
+    with user_errors_exit():
+        images = OmegaConf.to_container(cfg.images) if cfg.images is not None else []
+        layers = OmegaConf.to_container(cfg.layers) if cfg.layers is not None else None
+        out_dir = visualize(Path(cfg.run), images, layers, int(cfg.channels), cfg.gradcam_layer, cfg.data_root)
+        print(f"[scalegrid] {len(list(out_dir.glob('*.png')))} figures in {out_dir}", flush=True)
+
+
+def visualize_main() -> None:
+    """``python src/visualize.py run=...``: feature maps, first-layer filters and Grad-CAM overlays."""
+    run_reporting_errors(_visualize)
+
+
 def train_main() -> None:
     """``scalegrid-train`` / ``python src/train.py``: one run, or a sweep with ``-m``."""
     run_reporting_errors(_train)

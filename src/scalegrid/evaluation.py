@@ -62,6 +62,34 @@ def _read_results(run_dir: Path) -> dict[str, Any] | None:
         return None
 
 
+def load_finished_run(target: Path, data_root: str | None = None):
+    """(run, its datamodule set up, its network with the checkpoint's weights in eval mode), from the run's config."""
+    run = locate_run(target)
+    config = run.config
+    data_options = dict(config["data"])
+    if data_root is not None:
+        data_options["root" if "root" in data_options else "csv_file"] = data_root
+    model_options = dict(config["model"])
+    weights = model_options.get("weights")
+    datamodule = create_datamodule(data_options, shuffle_seed=config["seed"], imagenet_statistics=weights == "imagenet")
+    datamodule.prepare_data()
+    datamodule.setup("test")
+    network = create_model(
+        model_options["name"],
+        num_classes=datamodule.num_classes,
+        input_shape=datamodule.input_shape,
+        head=model_options.get("head"),
+        **{key: value for key, value in model_options.items() if key not in _NOT_CONSTRUCTOR_OPTIONS},
+    )
+    state_dict, _ = read_checkpoint(run.checkpoint)
+    prefix = "network."
+    network.load_state_dict(
+        {key.removeprefix(prefix): value for key, value in state_dict.items() if key.startswith(prefix)}
+    )
+    network.eval()
+    return run, datamodule, network
+
+
 def confused_pairs(confusion: np.ndarray, class_names: list[str], top_k: int) -> list[dict[str, Any]]:
     """The ``top_k`` largest off-diagonal shares of the row-normalised confusion matrix, largest first."""
     rows = confusion.sum(axis=1, keepdims=True)
@@ -91,29 +119,7 @@ def evaluate(
     """Evaluate a run's checkpoint on ``split`` and write ``<run>/eval/<split>/``; returns that folder."""
     if split not in SPLITS:
         raise ScalegridError(f"split={split!r} is unknown; choose test or val")
-    run = locate_run(target)
-    config = run.config
-    data_options = dict(config["data"])
-    if data_root is not None:
-        data_options["root" if "root" in data_options else "csv_file"] = data_root
-    model_options = dict(config["model"])
-    weights = model_options.get("weights")
-    datamodule = create_datamodule(data_options, shuffle_seed=config["seed"], imagenet_statistics=weights == "imagenet")
-    datamodule.prepare_data()
-    datamodule.setup("test")
-    network = create_model(
-        model_options["name"],
-        num_classes=datamodule.num_classes,
-        input_shape=datamodule.input_shape,
-        head=model_options.get("head"),
-        **{key: value for key, value in model_options.items() if key not in _NOT_CONSTRUCTOR_OPTIONS},
-    )
-    state_dict, _ = read_checkpoint(run.checkpoint)
-    network_state = {
-        key.removeprefix("network."): value for key, value in state_dict.items() if key.startswith("network.")
-    }
-    network.load_state_dict(network_state)
-    network.eval()
+    run, datamodule, network = load_finished_run(target, data_root)
 
     loader = datamodule.test_dataloader() if split == "test" else datamodule.val_dataloader()
     labels, predictions, losses, wrong_images, wrong_pairs = [], [], [], [], []

@@ -56,7 +56,8 @@ def describe_model(name: str, num_classes: int = 10, freeze_stages: int | None =
         trainable[policy] = count_parameters(network)[1]
     network = create_model(name, num_classes=num_classes, input_shape=input_shape, **options)
     total = count_parameters(network)[0]
-    return ModelRow(name, input_shape, total, trainable, multiply_accumulates(network, input_shape))
+    label = f"{name} ({options['arch']})" if "arch" in options else name  # torchvision: the conf's architecture
+    return ModelRow(label, input_shape, total, trainable, multiply_accumulates(network, input_shape))
 
 
 def model_table(num_classes: int = 10) -> str:

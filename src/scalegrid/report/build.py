@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import os
 import tempfile
 from pathlib import Path
@@ -48,6 +49,29 @@ def _summary_table(cells: list[Cell], keys: list[str]) -> str:
         ]
         lines.append("| " + " | ".join(str(v) for v in values) + " |")
     return "\n".join(lines)
+
+
+def _analysis_links(runs: list, grid_dir: Path, out: Path) -> list[str]:
+    """Links to what src/eval.py and src/visualize.py wrote into runs of the grid (nothing when they were not run)."""
+    lines = []
+    for run in runs:
+        found = sorted((run.directory / "eval").glob("*/metrics.json"))
+        pictures = sorted((run.directory / "visualize").glob("*.png"))
+        if not found and not pictures:
+            continue
+        links = []
+        for metrics in found:
+            split = metrics.parent.name
+            accuracy = json.loads(metrics.read_text()).get("accuracy")
+            relative = os.path.relpath(metrics.parent, out)
+            links.append(
+                f"{split} {100 * accuracy:.2f} % ([metrics]({relative}/metrics.json), "
+                f"[confusion]({relative}/confusion.png), [mistakes]({relative}/misclassified.png))"
+            )
+        if pictures:
+            links.append(f"[{len(pictures)} visualisations]({os.path.relpath(run.directory / 'visualize', out)}/)")
+        lines.append(f"- `{run.directory.relative_to(grid_dir)}`: " + "; ".join(links))
+    return ["## Evaluations and visualisations", "", *lines, ""] if lines else []
 
 
 def build_report(grid_dir: Path) -> Path:
@@ -97,6 +121,7 @@ def build_report(grid_dir: Path) -> Path:
         lines += ["## Missing runs", ""]
         lines += ["- " + ", ".join(f"{key}={value}" for key, value in combo.items()) for combo in missing]
         lines.append("")
+    lines += _analysis_links(runs, grid_dir, out)
     lines += ["## Figures", ""]
     lines += [f"![{path.stem}]({path.name})" for path in figures]
     lines += ["", "One row per run, with every override, metric and time: [results.csv](results.csv).", ""]

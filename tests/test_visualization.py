@@ -63,3 +63,11 @@ def test_a_wrong_layer_name_lists_the_valid_ones(finished_run: Path) -> None:
     (line,) = completed.stderr.strip().splitlines()
     assert line.startswith("scalegrid: error: layers: no layer 'layer9' in this network; valid names:")
     assert "valid names: backbone, 0, 1, 2," in line
+
+
+def test_grad_cam_defaults_to_the_last_block_with_a_real_map() -> None:
+    from scalegrid.visualization import grad_cam_layer
+
+    network = create_model("resnet18", num_classes=10, input_shape=(3, 32, 32)).eval()
+    assert grad_cam_layer(network, torch.randn(1, 3, 32, 32)) == "layer2"  # 4x4; layer3 is 2x2, layer4 1x1
+    assert grad_cam_layer(network, torch.randn(1, 3, 128, 128)) == "layer4"

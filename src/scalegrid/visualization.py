@@ -61,7 +61,8 @@ def grad_cam(network: nn.Module, layer: nn.Module, inputs: torch.Tensor) -> tupl
     cam = F.relu((weights * captured["activation"]).sum(1, keepdim=True)).detach()
     cam = F.interpolate(cam, size=inputs.shape[-2:], mode="bilinear", align_corners=False)[0, 0]
     cam = cam - cam.min()
-    return (cam / cam.max() if cam.max() > 0 else cam).numpy(), predicted
+    # A 1x1 map (a late layer on a small input) is flat: interpolation noise must not pass for an explanation.
+    return (cam / cam.max() if cam.max() > 1e-6 else torch.zeros_like(cam)).numpy(), predicted
 
 
 def conv_layer_names(network: nn.Module) -> list[str]:
@@ -69,11 +70,30 @@ def conv_layer_names(network: nn.Module) -> list[str]:
     return [name for name, module in network.backbone.named_modules() if isinstance(module, nn.Conv2d)]
 
 
-def last_conv_layer(network: nn.Module) -> str:
-    names = conv_layer_names(network)
-    if not names:
-        raise ScalegridError("this network has no convolution for Grad-CAM: set gradcam_layer")
-    return names[-1]
+def grad_cam_layer(network: nn.Module, inputs: torch.Tensor, min_side: int = 4) -> str:
+    """The backbone module that finishes last with a feature map of at least ``min_side`` pixels a side.
+
+    For a ResNet that is a whole stage (``layer4`` at 224 pixels, ``layer2`` on 32x32 CIFAR): a block's output, after
+    its ReLU, as Grad-CAM expects, not a convolution inside the block whose output may be all negative.
+    """
+    finished: list[tuple[str, tuple[int, ...]]] = []
+    handles = [
+        module.register_forward_hook(lambda m, a, output, name=name: finished.append((name, tuple(output.shape))))
+        for name, module in network.backbone.named_modules()
+        if name
+    ]
+    try:
+        with torch.no_grad():
+            network(inputs)
+    finally:
+        for handle in handles:
+            handle.remove()
+    maps = [name for name, shape in finished if len(shape) == 4 and min(shape[-2:]) >= min_side]
+    if not maps:
+        raise ScalegridError(
+            "no layer of this network gives a feature map of 4x4 or more for Grad-CAM: set gradcam_layer"
+        )
+    return maps[-1]
 
 
 def feature_map_figure(activation: torch.Tensor, channels: int, title: str):
@@ -163,8 +183,8 @@ def visualize(
         layers = list(dict.fromkeys(convolutions[:1] + convolutions[-1:]))
     layers = [str(name) for name in layers]  # Hydra reads `layers=[0,3]` as integers
     modules = {name: find_layer(network, name) for name in layers}  # every name checked before any work
-    cam_name = gradcam_layer or last_conv_layer(network)
-    cam_layer = find_layer(network, cam_name)
+    cam_name = str(gradcam_layer) if gradcam_layer is not None else None
+    cam_layer = find_layer(network, cam_name) if cam_name is not None else None
     out_dir = run.run_dir / "visualize"
     out_dir.mkdir(parents=True, exist_ok=True)
 
@@ -179,9 +199,15 @@ def visualize(
             activation = activation_of(network, module, inputs)
             figure = feature_map_figure(activation, channels, f"{label}: {name} {tuple(activation.shape[1:])}")
             save_figure(figure, out_dir / f"features_{label}_{name}.png")
+        if cam_layer is None:
+            cam_name = grad_cam_layer(network, inputs)
+            cam_layer = find_layer(network, cam_name)
         cam, predicted = grad_cam(network, cam_layer, inputs)
         shown = _display_view(raw, inputs.shape[-2:])
-        figure = gradcam_figure(shown, cam, f"{label}: predicted {names[predicted]} (Grad-CAM at {cam_name})")
+        title = f"{label}: predicted {names[predicted]} (Grad-CAM at {cam_name})"
+        if cam.max() == 0:
+            title += "\nno positive evidence at this layer: try another gradcam_layer"
+        figure = gradcam_figure(shown, cam, title)
         save_figure(figure, out_dir / f"gradcam_{label}.png")
     return out_dir
 

@@ -5,24 +5,17 @@ from __future__ import annotations
 import csv
 import json
 import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import run_script
 
-from scalegrid import PROJECT_ROOT
 from scalegrid.evaluation import confused_pairs
 
 
 def _evaluate(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, str(PROJECT_ROOT / "src" / "eval.py"), *args],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        cwd=PROJECT_ROOT,
-    )
+    return run_script("eval.py", list(args))
 
 
 def test_eval_reproduces_the_test_accuracy_and_writes_its_analysis(finished_run: Path) -> None:

@@ -3,27 +3,20 @@
 from __future__ import annotations
 
 import subprocess
-import sys
 from pathlib import Path
 
 import matplotlib.image as mpimg
 import pytest
 import torch
+from conftest import run_script
 
-from scalegrid import PROJECT_ROOT
 from scalegrid.errors import ScalegridError
 from scalegrid.models import create_model
 from scalegrid.visualization import activation_of, feature_map_figure, find_layer, grad_cam
 
 
 def _visualize(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, str(PROJECT_ROOT / "src" / "visualize.py"), *args],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        cwd=PROJECT_ROOT,
-    )
+    return run_script("visualize.py", list(args))
 
 
 def test_feature_maps_filters_and_grad_cam_of_a_run(finished_run: Path, tmp_path: Path) -> None:

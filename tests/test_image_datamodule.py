@@ -239,3 +239,13 @@ def test_a_small_grid_on_a_generated_folder(image_folder: Path, tmp_path: Path) 
     assert np.all([r["status"] == "completed" for r in results])
     assert "decoding and caching images" in completed.stderr  # once: the second cell finds the cache
     assert completed.stderr.count("decoding and caching images: 100%") == 1
+
+
+def test_preparing_again_after_setup_reads_nothing(image_folder: Path, tmp_path: Path, monkeypatch) -> None:
+    datamodule = _datamodule(image_folder, tmp_path / "cache", cache=True)
+    datamodule.prepare_data()
+    datamodule.setup("fit")
+    scans, real_scan = [], datamodule._scan
+    monkeypatch.setattr(datamodule, "_scan", lambda: scans.append(1) or real_scan())  # counts, still scans
+    datamodule.prepare_data()  # what Trainer.fit does after train() set the datamodule up
+    assert scans == []

@@ -139,8 +139,9 @@ class ImageFileDataModule(pl.LightningDataModule):
 
     def prepare_data(self) -> None:
         # Decoding, checking and caching every file happens here, once (Lightning calls this on one process per
-        # machine); setup() in other processes then finds every file known.
-        if self._scanned is None:
+        # machine); setup() in other processes then finds every file known. Once set up, there is nothing to do:
+        # Lightning calls this again at fit() after train() has set the datamodule up.
+        if self._scanned is None and self.train_set is None:
             self._scanned = self._scan()
 
     def _scan(self) -> tuple[ImageListing, ScannedImages]:

@@ -12,30 +12,20 @@ each figure is the median over --epochs whole epochs. Needs CIFAR-10 under DATA_
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
-import sys
 import time
-from pathlib import Path
 
 import numpy as np
 import torch
+from data_location import data_dir
 from torch.utils.data import DataLoader, Subset
 from torchvision import transforms
 from torchvision.datasets import CIFAR10
 
-from scalegrid import PROJECT_ROOT
 from scalegrid.data import cifar
 from scalegrid.data.datamodule import BuiltinDataModule
 from scalegrid.data.subsets import split_train_val
 from scalegrid.performance import available_cores
-
-
-def data_dir() -> Path:
-    for candidate in (os.environ.get("DATA_DIR"), PROJECT_ROOT.parent / "shared" / "data"):
-        if candidate and (Path(candidate) / "cifar-10-batches-py").is_dir():
-            return Path(candidate)
-    sys.exit("bench/dataloader.py: no cifar-10-batches-py/ under DATA_DIR or ../shared/data; set DATA_DIR")
 
 
 def scalegrid_epoch(datamodule: BuiltinDataModule, epoch: int) -> tuple[int, float]:
@@ -65,7 +55,7 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(available_cores())
 
-    root = data_dir()
+    root = data_dir("cifar-10-batches-py")
     datamodule = BuiltinDataModule("cifar10", str(root), batch_size=args.batch_size, augment="standard", download=False)
     datamodule.prepare_data()
     datamodule.setup("fit")

@@ -26,6 +26,7 @@ import tempfile
 import time
 from pathlib import Path
 
+import data_location
 import pytorch_lightning as pl
 import torch
 from omegaconf import OmegaConf
@@ -158,17 +159,6 @@ def full_epoch(
     return steps * batch_size / results["train_epoch_seconds"][-1]
 
 
-def find_data(model: str) -> Path:
-    """DATA_DIR, else ../shared/data, when it holds the dataset."""
-    candidates = [Path(os.environ["DATA_DIR"])] if "DATA_DIR" in os.environ else []
-    candidates.append(PROJECT_ROOT.parent / "shared" / "data")
-    marker = "MNIST" if model == "mnist_net" else "cifar-10-batches-py"
-    for candidate in candidates:
-        if (candidate / marker).is_dir():
-            return candidate
-    sys.exit(f"bench/throughput.py: no {marker}/ under DATA_DIR or ../shared/data; set DATA_DIR")
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default="resnet18")
@@ -185,7 +175,7 @@ def main() -> None:
     batches = fake_batches(args.warmup + args.steps, args.batch_size, shape)
     with tempfile.TemporaryDirectory(prefix="scalegrid-bench-") as scratch:
         scratch = Path(scratch)
-        data_dir = find_data(args.model)
+        data_dir = data_location.data_dir("MNIST" if args.model == "mnist_net" else "cifar-10-batches-py")
         plain, step, epoch = [], [], []
         for repeat in range(args.repeats):  # interleaved, so a slow spell of the machine hits all three alike
             optim = optimiser_settings(args.optim)

@@ -27,6 +27,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from data_location import data_dir
+
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 RECIPES = {
     "mnist": {
@@ -52,13 +54,6 @@ RECIPES = {
 }
 
 
-def data_dir() -> Path:
-    for candidate in (os.environ.get("DATA_DIR"), PROJECT_ROOT.parent / "shared" / "data"):
-        if candidate and Path(candidate).is_dir():
-            return Path(candidate)
-    sys.exit("bench/time_to_accuracy.py: set DATA_DIR to the folder holding MNIST/ and cifar-10-batches-py/")
-
-
 def plain_run(name: str, kind: str, out: Path) -> None:
     """One plain-loop training run (in this fresh process); writes {test_acc} to ``out``."""
     import torch
@@ -75,7 +70,7 @@ def plain_run(name: str, kind: str, out: Path) -> None:
     from scalegrid.optim import build_optimizer
 
     recipe = RECIPES[name]
-    root = data_dir()
+    root = data_dir("MNIST" if name == "mnist" else "cifar-10-batches-py")
     loader = mnist.load_mnist if name == "mnist" else cifar.load_cifar10
     mean, std = (mnist.MEAN, mnist.STD) if name == "mnist" else (cifar.MEAN, cifar.STD)
     train_arrays = loader(root, True, False, True)
@@ -162,7 +157,7 @@ def timed(command: list[str], env: dict[str, str]) -> float:
 
 def compare(name: str, scratch: Path) -> list[tuple[str, float, float]]:
     recipe = RECIPES[name]
-    env = {**os.environ, "DATA_DIR": str(data_dir())}
+    env = {**os.environ, "DATA_DIR": str(data_dir("MNIST" if name == "mnist" else "cifar-10-batches-py"))}
     rows = []
     run_dir = scratch / f"{name}-scalegrid"
     seconds = timed(

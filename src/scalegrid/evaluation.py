@@ -16,12 +16,11 @@ import torch.nn.functional as F
 from scalegrid.atomic_files import write_atomic
 from scalegrid.data.create import create_datamodule
 from scalegrid.errors import ScalegridError
-from scalegrid.models import create_model
+from scalegrid.models.registry import create_model_from_config
 from scalegrid.models.weights import read_checkpoint
 from scalegrid.results import RESULTS_FILE, per_class_accuracy, write_json_atomic
 
 SPLITS = ("test", "val")
-_NOT_CONSTRUCTOR_OPTIONS = ("name", "weights", "head", "compile", "channels_last")
 
 
 @dataclass(frozen=True)
@@ -74,13 +73,7 @@ def load_finished_run(target: Path, data_root: str | None = None):
     datamodule = create_datamodule(data_options, shuffle_seed=config["seed"], imagenet_statistics=weights == "imagenet")
     datamodule.prepare_data()
     datamodule.setup("test")
-    network = create_model(
-        model_options["name"],
-        num_classes=datamodule.num_classes,
-        input_shape=datamodule.input_shape,
-        head=model_options.get("head"),
-        **{key: value for key, value in model_options.items() if key not in _NOT_CONSTRUCTOR_OPTIONS},
-    )
+    network = create_model_from_config(model_options, datamodule.num_classes, datamodule.input_shape)
     state_dict, _ = read_checkpoint(run.checkpoint)
     prefix = "network."
     network.load_state_dict(

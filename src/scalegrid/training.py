@@ -17,8 +17,7 @@ from scalegrid.classifier import ImageClassifier
 from scalegrid.data.create import create_datamodule
 from scalegrid.finetune import FinetunePolicy
 from scalegrid.grid import current_overrides, weights_tag
-from scalegrid.models import create_model
-from scalegrid.models.registry import count_parameters
+from scalegrid.models.registry import count_parameters, create_model_from_config
 from scalegrid.models.weights import initialise
 from scalegrid.performance import set_torch_threads
 from scalegrid.results import RESULTS_FILE, library_versions, per_class_accuracy, resolved_config, write_json_atomic
@@ -38,26 +37,21 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     pl.seed_everything(cfg.seed, workers=True)
     threads = set_torch_threads(cfg.get("threads"))
 
-    model_options = OmegaConf.to_container(cfg.model, resolve=True)
-    model_name = model_options.pop("name")
-    weights = model_options.pop("weights", None)
-    head = model_options.pop("head", None)
-    channels_last = model_options.pop("channels_last", False)
-    compile_network = model_options.pop("compile", False)
+    model_config = OmegaConf.to_container(cfg.model, resolve=True)
+    model_name = model_config["name"]
+    weights = model_config.get("weights")
 
     data_options = OmegaConf.to_container(cfg.data, resolve=True)
     datamodule = create_datamodule(data_options, shuffle_seed=cfg.seed, imagenet_statistics=weights == "imagenet")
     datamodule.prepare_data()
     datamodule.setup("fit")
 
-    network = create_model(
-        model_name, num_classes=datamodule.num_classes, input_shape=datamodule.input_shape, head=head, **model_options
-    )
+    network = create_model_from_config(model_config, datamodule.num_classes, datamodule.input_shape)
     weights_report = initialise(
         network,
         model_name,
         weights,
-        arch=model_options.get("arch"),
+        arch=model_config.get("arch"),
         download=cfg.download_weights,
         class_names=list(datamodule.class_names),
     )
@@ -71,8 +65,8 @@ def train(cfg: DictConfig) -> dict[str, Any]:
         sched=OmegaConf.to_container(cfg.sched, resolve=True),
         label_smoothing=cfg.loss.label_smoothing,
         class_names=list(datamodule.class_names),
-        channels_last=channels_last,
-        compile=compile_network,
+        channels_last=model_config.get("channels_last", False),
+        compile=model_config.get("compile", False),
     )
 
     throughput = TrainThroughput()

@@ -63,6 +63,26 @@ def create_model(
     return Network(backbone, build_head(features, num_classes, **(head or {})))
 
 
+# Keys of a model config (conf/model/*.yaml plus train.yaml's model block) that are not constructor options.
+NOT_CONSTRUCTOR_OPTIONS = ("name", "weights", "head", "compile", "channels_last")
+
+
+def constructor_options(model_config: dict) -> dict:
+    """The options of a model config that go to the backbone constructor (e.g. torchvision's ``arch``)."""
+    return {key: value for key, value in model_config.items() if key not in NOT_CONSTRUCTOR_OPTIONS}
+
+
+def create_model_from_config(model_config: dict, num_classes: int, input_shape: tuple[int, int, int]) -> Network:
+    """``create_model`` for a resolved ``model`` config block; its weights are loaded elsewhere (``initialise``)."""
+    return create_model(
+        model_config["name"],
+        num_classes=num_classes,
+        input_shape=input_shape,
+        head=model_config.get("head"),
+        **constructor_options(model_config),
+    )
+
+
 def count_parameters(model: nn.Module) -> tuple[int, int]:
     """(total, trainable) parameter counts."""
     total = sum(p.numel() for p in model.parameters())

@@ -10,10 +10,13 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from scalegrid import CONF_DIR
 from scalegrid.finetune import POLICIES, freeze, modules_to_freeze
-from scalegrid.models.registry import available_models, count_parameters, create_model, model_entry
-
-# Keys of conf/model/*.yaml that are not backbone constructor options.
-_NOT_CONSTRUCTOR_OPTIONS = ("name", "weights", "head", "compile", "channels_last")
+from scalegrid.models.registry import (
+    available_models,
+    constructor_options,
+    count_parameters,
+    create_model,
+    model_entry,
+)
 
 
 @dataclass(frozen=True)
@@ -25,13 +28,12 @@ class ModelRow:
     multiply_accumulates: int  # per image, forward pass
 
 
-def constructor_options(name: str) -> dict:
+def configured_options(name: str) -> dict:
     """The constructor options ``conf/model/<name>.yaml`` gives the model (e.g. torchvision's ``arch``)."""
     path = CONF_DIR / "model" / f"{name}.yaml"
     if not path.is_file():
         return {}
-    options = OmegaConf.to_container(OmegaConf.load(path))
-    return {key: value for key, value in options.items() if key not in _NOT_CONSTRUCTOR_OPTIONS}
+    return constructor_options(OmegaConf.to_container(OmegaConf.load(path)))
 
 
 def multiply_accumulates(network: torch.nn.Module, input_shape: tuple[int, int, int]) -> int:
@@ -45,7 +47,7 @@ def multiply_accumulates(network: torch.nn.Module, input_shape: tuple[int, int, 
 def describe_model(name: str, num_classes: int = 10, freeze_stages: int | None = None) -> ModelRow:
     """Parameter counts under every finetune policy, and the forward cost, at the model's default input."""
     input_shape = model_entry(name).default_input
-    options = constructor_options(name)
+    options = configured_options(name)
     if freeze_stages is None:
         freeze_stages = OmegaConf.load(CONF_DIR / "finetune" / "freeze_stages.yaml").freeze_stages
     trainable = {}

@@ -18,7 +18,7 @@ from scalegrid.data.create import create_datamodule
 from scalegrid.errors import ScalegridError
 from scalegrid.models.registry import create_model_from_config
 from scalegrid.models.weights import read_checkpoint
-from scalegrid.results import RESULTS_FILE, per_class_accuracy, write_json_atomic
+from scalegrid.results import RESULTS_FILE, per_class_accuracy, row_normalised, write_json_atomic
 
 SPLITS = ("test", "val")
 
@@ -85,8 +85,7 @@ def load_finished_run(target: Path, data_root: str | None = None):
 
 def confused_pairs(confusion: np.ndarray, class_names: list[str], top_k: int) -> list[dict[str, Any]]:
     """The ``top_k`` largest off-diagonal shares of the row-normalised confusion matrix, largest first."""
-    rows = confusion.sum(axis=1, keepdims=True)
-    shares = np.divide(confusion, rows, out=np.zeros(confusion.shape), where=rows > 0)
+    shares = row_normalised(confusion)
     np.fill_diagonal(shares, 0)
     order = np.argsort(-shares, axis=None, kind="stable")[:top_k]
     pairs = []
@@ -152,8 +151,7 @@ def _write_outputs(out_dir: Path, metrics: dict, confusion: np.ndarray, names: l
     from scalegrid.report.plots import confusion_figure, examples_figure, save_figure
 
     out_dir.mkdir(parents=True, exist_ok=True)
-    rows = confusion.sum(axis=1, keepdims=True)
-    normalised = np.divide(confusion, rows, out=np.zeros(confusion.shape), where=rows > 0)
+    normalised = row_normalised(confusion)
     text = io.StringIO()
     writer = csv.writer(text)
     writer.writerow(["true \\ predicted", *names])

@@ -7,6 +7,8 @@ import platform
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from scalegrid.atomic_files import write_atomic
 
 RESULTS_FILE = "results.json"
@@ -41,6 +43,13 @@ def resolved_config(cfg: Any) -> dict[str, Any]:
 def per_class_accuracy(confusion_matrix: list[list[int]]) -> list[float | None]:
     """Recall of each class from a confusion matrix (rows: true class); None for a class absent from the split."""
     return [row[i] / sum(row) if sum(row) else None for i, row in enumerate(confusion_matrix)]
+
+
+def row_normalised(confusion_matrix) -> np.ndarray:
+    """Each row of a confusion matrix (rows: true class) as shares of that class; a class absent from the split: 0."""
+    counts = np.asarray(confusion_matrix, dtype=float)
+    rows = counts.sum(axis=1, keepdims=True)
+    return np.divide(counts, rows, out=np.zeros_like(counts), where=rows > 0)
 
 
 def write_json_atomic(path: Path, payload: dict[str, Any]) -> None:

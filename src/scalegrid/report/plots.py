@@ -13,15 +13,14 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 from scalegrid.report.collect import Cell  # noqa: E402
+from scalegrid.results import row_normalised  # noqa: E402
 
 DPI = 120
 
 
 def confusion_figure(matrix: list[list[float]], class_names: list[str], title: str):
     """A row-normalised confusion matrix (rows: true class) with the percentages written in."""
-    counts = np.asarray(matrix, dtype=float)
-    rows = counts.sum(axis=1, keepdims=True)
-    normalised = np.divide(counts, rows, out=np.zeros_like(counts), where=rows > 0)
+    normalised = row_normalised(matrix)
     size = max(4.0, 0.5 * len(class_names) + 2)
     figure, axes = plt.subplots(figsize=(size, size * 0.9), dpi=DPI)
     image = axes.imshow(normalised, cmap="Blues", vmin=0, vmax=1)

@@ -228,12 +228,14 @@ def finished_run(tmp_path_factory) -> Path:
     return run_dir
 
 
-def run_script(script: str, args: list[str], timeout: int = 300) -> subprocess.CompletedProcess:
+def run_script(
+    script: str, args: list[str], timeout: int = 300, cwd: Path = PROJECT_ROOT
+) -> subprocess.CompletedProcess:
     """Run one of the entry points under src/ (eval.py, visualize.py, ...) as a user would."""
     return subprocess.run(
         [sys.executable, str(PROJECT_ROOT / "src" / script), *args],
         capture_output=True,
         text=True,
         timeout=timeout,
-        cwd=PROJECT_ROOT,
+        cwd=cwd,
     )

@@ -14,14 +14,15 @@ from conftest import run_script
 from scalegrid.evaluation import confused_pairs
 
 
-def _evaluate(*args: str) -> subprocess.CompletedProcess:
-    return run_script("eval.py", list(args))
+def _evaluate(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
+    return run_script("eval.py", list(args), cwd=cwd) if cwd else run_script("eval.py", list(args))
 
 
-def test_eval_reproduces_the_test_accuracy_and_writes_its_analysis(finished_run: Path) -> None:
+def test_eval_reproduces_the_test_accuracy_and_writes_its_analysis(finished_run: Path, tmp_path: Path) -> None:
     results = json.loads((finished_run / "results.json").read_text())
-    completed = _evaluate(f"run={finished_run}")
+    completed = _evaluate(f"run={finished_run}", cwd=tmp_path)
     assert completed.returncode == 0, completed.stderr[-2000:]
+    assert list(tmp_path.iterdir()) == []  # everything goes into the run; no log file where the user stands
     out = finished_run / "eval" / "test"
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["images"] == results["test_size"] == 50

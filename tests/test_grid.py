@@ -57,7 +57,7 @@ def test_every_cell_completes_in_its_stable_folder(finished_grid):
     }
     assert found == expected
     assert all(json.loads((grid_dir / cell / "results.json").read_text())["status"] == "completed" for cell in expected)
-    assert "8 cells: 8 trained, 0 skipped (already completed), 0 failed" in first.stdout
+    assert "8 cells: 8 trained, 0 skipped (already finished), 0 diverged, 0 failed" in first.stdout
 
 
 def test_second_invocation_skips_every_cell_without_training(finished_grid):
@@ -65,7 +65,7 @@ def test_second_invocation_skips_every_cell_without_training(finished_grid):
     stamps = {path: path.stat().st_mtime_ns for path in grid_dir.rglob("results.json")}
     again = run_train(grid_args(root, grid_dir, *GRID_AXES))
     assert again.returncode == 0, again.stderr[-3000:]
-    assert "8 cells: 0 trained, 8 skipped (already completed), 0 failed" in again.stdout
+    assert "8 cells: 0 trained, 8 skipped (already finished), 0 diverged, 0 failed" in again.stdout
     assert "test_loss=" not in again.stdout  # no run printed a training summary
     assert {path: path.stat().st_mtime_ns for path in stamps} == stamps
 
@@ -81,7 +81,7 @@ def test_a_failing_cell_is_recorded_and_the_grid_goes_on(mnist_root, tmp_path):
     assert statuses["scratch"]["status"] == "completed"
     (failed,) = [value for key, value in statuses.items() if key != "scratch"]
     assert failed["status"] == "failed" and "no such file" in failed["error"]
-    assert "1 trained, 0 skipped (already completed), 1 failed" in proc.stdout
+    assert "1 trained, 0 skipped (already finished), 0 diverged, 1 failed" in proc.stdout
 
 
 def test_report_aggregates_the_grid(finished_grid):

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from conftest import FAST_TRAINER, TINY_DATA, compose_config, run_train
+from conftest import FAST_TRAINER, TINY_DATA, compose_config, run_train, write_cifar10
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 from tensorboard.backend.event_processing.event_file_loader import EventFileLoader
 
@@ -128,31 +128,88 @@ def test_multirun_sweep_makes_one_run_per_value(mnist_root, tmp_path):
     assert "2 cells: 2 trained, 0 skipped" in proc.stdout
 
 
-@pytest.mark.parametrize(
-    ("args", "env", "expected"),
-    [
-        (["model=nosuchnet"], {}, "available options: mnist_net, resnet101, resnet18, resnet18_cifar, resnet34"),
-        (["data=nosuchdata"], {}, "available options: cifar10, image_csv, image_folder, mnist"),
-        (["data.fraction=0"], {}, "data.fraction=0"),
-        (["data.fraction=1.5"], {}, "data.fraction=1.5"),
-        (["data.fraction=0.01"], {}, "no training example"),
-        (["data.nosuchkey=1"], {}, "data.nosuchkey"),
-        (["data.batch_size=0"], {}, "data.batch_size=0"),
-        (["data.root=/nonexistent"], {}, "data.root=/nonexistent is not a directory"),
-        ([], {"DATA_DIR": "/nonexistent"}, "data.root=/nonexistent is not a directory"),
-    ],
-)
-def test_bad_input_is_one_line_and_exit_code_2(args, env, expected, mnist_root, tmp_path):
+def _truncate_mnist_images(root: Path, _: Path) -> list[str]:
+    """The tiny MNIST with its training images cut short, as an interrupted download leaves them."""
+    images = root / "MNIST" / "raw" / "train-images-idx3-ubyte.gz"
+    images.write_bytes(images.read_bytes()[:200])
+    return []
+
+
+def _corrupt_cifar_batch(_: Path, tmp_path: Path) -> list[str]:
+    cifar = write_cifar10(tmp_path / "cifar")
+    batch = cifar / "cifar-10-batches-py" / "data_batch_3"
+    batch.write_bytes(batch.read_bytes()[:-10] + bytes(10))
+    return ["data=cifar10", "model=simple_cnn", f"data.root={cifar}", "data.verify_checksums=true"]
+
+
+def _weights_of(model: str, shape: tuple[int, ...]):
+    def save(_: Path, tmp_path: Path) -> list[str]:
+        from scalegrid.models import create_model
+
+        torch.save(create_model(model, 10, shape).state_dict(), tmp_path / f"{model}.pt")
+        return [f"model.weights={tmp_path / f'{model}.pt'}"]
+
+    return save
+
+
+def _text_as_weights(_: Path, tmp_path: Path) -> list[str]:
+    (tmp_path / "notes.ckpt").write_text("not a checkpoint")
+    return [f"model.weights={tmp_path / 'notes.ckpt'}"]
+
+
+def _output_under_a_file(_: Path, tmp_path: Path) -> list[str]:
+    (tmp_path / "a_file").write_text("")
+    return [f"hydra.run.dir={tmp_path / 'a_file' / 'run'}"]
+
+
+# Bad input through src/train.py: (overrides, environment, what to set up, what the one line must say).
+BAD_INPUT = {
+    "unknown group option": (["model=nosuchnet"], {}, None, "available options: mnist_net, resnet101, resnet18"),
+    "unknown data option": (["data=nosuchdata"], {}, None, "available options: cifar10, image_csv, image_folder"),
+    "unknown key": (["data.nosuchkey=1"], {}, None, "data.nosuchkey"),
+    "fraction 0": (["data.fraction=0"], {}, None, "data.fraction=0 is outside (0, 1]"),
+    "fraction above 1": (["data.fraction=1.5"], {}, None, "data.fraction=1.5 is outside (0, 1]"),
+    "fraction leaving a class empty": (["data.fraction=0.01"], {}, None, "no training example"),
+    "val_size beyond the pool": (["data.val_size=500"], {}, None, "data.val_size=500 must be at least 1 and smaller"),
+    "unknown class id": (["data.classes=[0,42]"], {}, None, "data.classes: unknown class 42"),
+    "batch_size 0": (["data.batch_size=0"], {}, None, "data.batch_size=0"),
+    "missing data.root": (["data.root=/nonexistent"], {}, None, "data.root=/nonexistent is not a directory"),
+    "missing DATA_DIR": ([], {"DATA_DIR": "/nonexistent"}, None, "data.root=/nonexistent is not a directory"),
+    "truncated MNIST": ([], {}, _truncate_mnist_images, "train-images-idx3-ubyte.gz"),
+    "corrupted CIFAR-10 batch": (
+        [],
+        {},
+        _corrupt_cifar_batch,
+        "fails its md5 check (corrupt or not the official file)",
+    ),
+    "too many frozen stages": (
+        ["model=resnet18", "finetune=freeze_stages", "finetune.freeze_stages=12"],
+        {},
+        None,
+        "the maximum is 10",
+    ),
+    "missing weights file": (["model.weights=/nonexistent/run.ckpt"], {}, None, "no such file"),
+    "weights of another architecture": ([], {}, _weights_of("simple_cnn", (1, 28, 28)), "is for another architecture"),
+    "a file that is not a checkpoint": ([], {}, _text_as_weights, "is not a checkpoint or state dict"),
+    "no ImageNet weights": (["model.weights=imagenet"], {}, None, "mnist_net has no ImageNet weights"),
+    "unknown torchvision arch": (["model=torchvision", "model.arch=nosuchnet"], {}, None, "is not a torchvision"),
+    "output folder not writable": ([], {}, _output_under_a_file, "choose a writable output folder"),
+}
+
+
+@pytest.mark.parametrize(("args", "env", "setup", "expected"), BAD_INPUT.values(), ids=BAD_INPUT.keys())
+def test_bad_input_is_one_line_exit_code_2_and_nothing_written(args, env, setup, expected, mnist_root, tmp_path):
     run_dir = tmp_path / "run"
     base = ["data=mnist", "model=mnist_net", *TINY_DATA, *FAST_TRAINER, f"hydra.run.dir={run_dir}"]
-    if "DATA_DIR" not in env and not any(arg.startswith("data.root") for arg in args):
+    if "DATA_DIR" not in env:
         base.append(f"data.root={mnist_root}")
-    proc = run_train([*base, *args], env=env)
+    extra = setup(mnist_root, tmp_path) if setup else []
+    proc = run_train([*base, *extra, *args], env=env)
     assert proc.returncode == 2, proc.stderr[-3000:]
     lines = [line for line in proc.stderr.splitlines() if line.strip()]
     assert len(lines) == 1, proc.stderr
     assert expected in lines[0]
-    assert not (run_dir / RESULTS_FILE).exists()
+    assert not run_dir.exists()  # not even an empty run folder
 
 
 def test_transfer_from_a_checkpoint_of_an_earlier_run(cifar_root, tmp_path):
@@ -181,34 +238,3 @@ def test_transfer_from_a_checkpoint_of_an_earlier_run(cifar_root, tmp_path):
     assert second["class_names"][0] == "dog"
     assert set(second["weights_loaded"]["missing"]) == {"head.weight", "head.bias"}  # A's head knows other classes
     assert "other classes" in second["weights_loaded"]["head_skipped"]
-
-
-@pytest.mark.parametrize(
-    ("args", "expected"),
-    [
-        (["model=resnet18", "finetune=freeze_stages", "finetune.freeze_stages=12"], "the maximum is 10"),
-        (["data.classes=[0,42]"], "data.classes: unknown class 42"),
-        (["model.weights=/nonexistent/run.ckpt"], "model.weights=/nonexistent/run.ckpt: no such file"),
-        (["model.weights=imagenet"], "mnist_net has no ImageNet weights"),
-        (["model=torchvision", "model.arch=nosuchnet"], "model.arch='nosuchnet' is not a torchvision"),
-    ],
-)
-def test_bad_model_input_is_one_line_and_exit_code_2(args, expected, mnist_root, tmp_path):
-    base = ["data=mnist", "model=mnist_net", f"data.root={mnist_root}", *TINY_DATA, *FAST_TRAINER]
-    proc = run_train([*base, f"hydra.run.dir={tmp_path / 'run'}", *args])
-    lines = [line for line in proc.stderr.splitlines() if line.strip()]
-    assert proc.returncode == 2 and len(lines) == 1, proc.stderr[-2000:]
-    assert expected in lines[0]
-
-
-def test_an_unfinished_run_resumes_from_its_last_checkpoint(mnist_root, tmp_path):
-    """A run stopped after its last checkpoint (no results.json yet) continues from it when started again."""
-    run_dir = tmp_path / "run"
-    overrides = ["data=mnist", "model=mnist_net", f"data.root={mnist_root}", *TINY_DATA, *FAST_TRAINER]
-    train(compose_config([*overrides, "trainer.max_epochs=1"], output_dir=run_dir))
-    (run_dir / RESULTS_FILE).unlink()  # as if the process died after saving last.ckpt
-    first_epoch = torch.load(run_dir / "checkpoints" / "last.ckpt", weights_only=True)["epoch"]
-    resumed = train(compose_config([*overrides, "trainer.max_epochs=2"], output_dir=run_dir))
-    assert first_epoch == 0 and resumed["epochs"] == 2
-    assert len(resumed["val_acc_history"]) == 2  # the first epoch's validation came back with the checkpoint
-    assert resumed["train_images_per_second"] > 0

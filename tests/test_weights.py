@@ -79,10 +79,39 @@ def test_head_is_skipped_when_the_class_count_differs(tmp_path):
     assert torch.equal(target.head.weight, head_before)
 
 
-def test_weights_from_another_architecture_are_refused(tmp_path):
-    torch.save(create_model("mnist_net", 10, (1, 28, 28)).state_dict(), tmp_path / "mnist.pt")
-    with pytest.raises(ScalegridError, match="nothing in .*mnist.pt matches"):
-        initialise(create_model("resnet18", 10, (3, 32, 32)), "resnet18", str(tmp_path / "mnist.pt"))
+@pytest.mark.parametrize(
+    ("source", "target", "expected"),
+    [
+        ("mnist_net", "resnet18", "0 of this model's 120 backbone tensors"),
+        ("resnet34", "resnet18", "120 of its 216 fit"),  # a deeper net of the family shares the first blocks
+        ("resnet50", "resnet18", "is [64, 64, 1, 1] there, [64, 64, 3, 3] here"),
+        ("resnet18", "resnet34", "120 of this model's 216 backbone tensors"),
+    ],
+)
+def test_weights_from_another_architecture_are_refused(source, target, expected, tmp_path):
+    shape = (1, 28, 28) if source == "mnist_net" else (3, 32, 32)
+    torch.save(create_model(source, 10, shape).state_dict(), tmp_path / f"{source}.pt")
+    network = create_model(target, 10, (3, 32, 32))
+    before = {key: value.clone() for key, value in network.state_dict().items()}
+    with pytest.raises(ScalegridError, match="is for another architecture") as error:
+        initialise(network, target, str(tmp_path / f"{source}.pt"))
+    assert expected in str(error.value)
+    assert all(torch.equal(before[key], value) for key, value in network.state_dict().items())  # nothing loaded
+
+
+def test_a_stem_or_classifier_of_another_shape_is_not_another_architecture(tmp_path):
+    """ImageNet-layout ResNet-18 into the CIFAR-stem ResNet-18: only the 7x7 stem and the 1000-class head differ."""
+    import torchvision
+
+    torch.save(torchvision.models.resnet18().state_dict(), tmp_path / "imagenet_layout.pth")
+    report = initialise(
+        create_model("resnet18_cifar", 10, (3, 32, 32)), "resnet18_cifar", str(tmp_path / "imagenet_layout.pth")
+    )
+    assert report.shape_mismatch == ["backbone.conv1.weight"] and len(report.loaded) == 119
+
+
+class NotATensor:
+    """Unpickling an arbitrary class could run code: weights_only loading must refuse it."""
 
 
 def test_missing_and_non_checkpoint_files_are_refused(tmp_path):
@@ -91,6 +120,9 @@ def test_missing_and_non_checkpoint_files_are_refused(tmp_path):
     (tmp_path / "notes.ckpt").write_text("not a checkpoint")
     with pytest.raises(ScalegridError, match="is not a checkpoint"):
         read_checkpoint(tmp_path / "notes.ckpt")
+    torch.save({"weight": torch.zeros(1), "extra": NotATensor()}, tmp_path / "objects.pt")
+    with pytest.raises(ScalegridError, match="holds Python objects besides tensors"):  # never unpickled
+        read_checkpoint(tmp_path / "objects.pt")
     torch.save([1, 2, 3], tmp_path / "list.pt")
     with pytest.raises(ScalegridError, match="holds no state dict"):
         read_checkpoint(tmp_path / "list.pt")

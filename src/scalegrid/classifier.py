@@ -10,6 +10,7 @@ import torch
 from torch import nn
 from torchmetrics.classification import MulticlassAccuracy, MulticlassConfusionMatrix
 
+from scalegrid.errors import TrainingDiverged
 from scalegrid.optim import build_optimizer, build_scheduler
 
 
@@ -17,7 +18,8 @@ class ImageClassifier(pl.LightningModule):
     """Cross-entropy training with accuracy metrics; the test pass also builds the confusion matrix.
 
     Training metrics are accumulated on the device and logged once per epoch, so no training step waits on the host
-    or pays for Lightning's logging machinery.
+    or pays for Lightning's logging machinery. The running loss sum is also what the divergence check reads: NaN and
+    infinity survive a sum, so checking it every N steps catches any non-finite loss since the epoch began.
     """
 
     def __init__(
@@ -30,6 +32,7 @@ class ImageClassifier(pl.LightningModule):
         class_names: list[str] | None = None,
         channels_last: bool = False,
         compile: bool = False,
+        finite_check_every_n_steps: int = 1,
     ) -> None:
         super().__init__()
         self.save_hyperparameters(ignore=["network"])
@@ -47,6 +50,7 @@ class ImageClassifier(pl.LightningModule):
         self.test_confusion_matrix: list[list[int]] | None = None
         self._train_loss_sum = torch.zeros(())
         self._train_images = 0
+        self._epoch_sums_to_restore: dict[str, Any] | None = None  # from a checkpoint taken in mid-epoch
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         if self.hparams.channels_last:
@@ -54,9 +58,23 @@ class ImageClassifier(pl.LightningModule):
         network = self._compiled if self._compiled is not None else self.network
         return network(images)
 
+    def on_train_start(self) -> None:
+        # A run resumed in the middle of an epoch continues that epoch's sums; Lightning skips on_train_epoch_start
+        # for such an epoch, so they come back here.
+        restored, self._epoch_sums_to_restore = self._epoch_sums_to_restore, None
+        self._train_loss_sum = torch.zeros((), device=self.device)
+        self._train_images = 0
+        if restored is not None and restored["epoch"] == self.current_epoch:
+            self._train_loss_sum += restored["loss_sum"].to(self.device)
+            self._train_images = restored["images"]
+            for name, value in restored["accuracy"].items():
+                setattr(self.train_acc, name, value.to(self.device))
+            self.train_acc._update_count = 1  # noqa: SLF001 - a metric with restored state counts as updated
+
     def on_train_epoch_start(self) -> None:
         self._train_loss_sum = torch.zeros((), device=self.device)
         self._train_images = 0
+        self.train_acc.reset()
 
     def training_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> torch.Tensor:
         images, labels = batch
@@ -67,9 +85,27 @@ class ImageClassifier(pl.LightningModule):
         self.train_acc.update(logits.detach(), labels)
         self._train_loss_sum += loss.detach() * len(labels)
         self._train_images += len(labels)
+        every = self.hparams.finite_check_every_n_steps
+        if every and (batch_idx + 1) % every == 0:
+            self._stop_if_diverged(batch_idx)
         return loss
 
+    def _stop_if_diverged(self, batch_idx: int | None) -> None:
+        """Raise TrainingDiverged, before the optimiser step, when a loss since the epoch began was NaN or infinite."""
+        diverged = not bool(torch.isfinite(self._train_loss_sum))
+        if self.trainer.world_size > 1:  # every rank must stop together, or the others wait forever in all-reduce
+            diverged = self.trainer.strategy.reduce_boolean_decision(diverged, all=False)
+        if diverged:
+            raise TrainingDiverged(
+                f"the training loss became {float(self._train_loss_sum)} at epoch {self.current_epoch}"
+                + ("" if batch_idx is None else f", batch {batch_idx}")
+                + f" (optim.lr={self.hparams.optim['lr']:g}): lower optim.lr, add warm-up "
+                "(sched=onecycle) or clip gradients (+trainer.gradient_clip_val=1.0)"
+            )
+
     def on_train_epoch_end(self) -> None:
+        if self.hparams.finite_check_every_n_steps:
+            self._stop_if_diverged(None)
         if self._train_images:
             mean_loss = self._train_loss_sum / self._train_images
             self.log("train/loss", mean_loss, prog_bar=True, sync_dist=True)
@@ -113,6 +149,13 @@ class ImageClassifier(pl.LightningModule):
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         checkpoint["val_acc_history"] = list(self.val_acc_history)
+        checkpoint["train_epoch_sums"] = {  # what a resume in the middle of this epoch needs for its mean loss/acc
+            "epoch": self.current_epoch,
+            "loss_sum": self._train_loss_sum.detach().cpu(),
+            "images": self._train_images,
+            "accuracy": {name: value.detach().cpu() for name, value in self.train_acc.metric_state.items()},
+        }
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         self.val_acc_history = list(checkpoint.get("val_acc_history", []))
+        self._epoch_sums_to_restore = checkpoint.get("train_epoch_sums")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -15,9 +16,11 @@ from omegaconf import DictConfig
 from omegaconf.errors import OmegaConfBaseException
 
 from scalegrid import CONF_DIR
+from scalegrid.atomic_files import write_atomic
 from scalegrid.errors import ScalegridError
 
-USAGE_ERROR = 2
+USAGE_ERROR = 2  # bad input: nothing was trained
+RUN_FAILED = 1  # a single run that diverged (recorded in its results.json)
 
 
 def one_line(error: BaseException) -> str:
@@ -53,17 +56,32 @@ def run_reporting_errors(main: Callable[[], object]) -> None:
     """Run a Hydra main so that user errors end as one line on stderr and exit code 2."""
     # Hydra re-raises instead of printing its own multi-line report.
     os.environ.setdefault("HYDRA_FULL_ERROR", "1")
+    # Lightning 2.6 calls a torch API that torch 2.10+ deprecates, once per run: noise no user can act on.
+    warnings.filterwarnings("ignore", message=r"`isinstance\(treespec, LeafSpec\)` is deprecated")
     with user_errors_exit():
-        main()
+        try:
+            main()
+        except OSError as error:
+            if error.filename is None:
+                raise
+            # Hydra creating the run or sweep folder, or a file the run writes: the place is the problem, not the code.
+            raise ScalegridError(
+                f"cannot write {error.filename} ({error.strerror}): choose a writable output folder "
+                "(hydra.run.dir=..., hydra.sweep.dir=... or paths.log_dir=...)"
+            ) from None
 
 
 @hydra.main(version_base="1.3", config_path=str(CONF_DIR), config_name="train")
 def _train(cfg: DictConfig) -> dict:
-    from scalegrid.grid import run_cell
+    from scalegrid.grid import in_multirun, run_cell
+    from scalegrid.results import DIVERGED
     from scalegrid.training import train
 
     with user_errors_exit():
-        return run_cell(cfg, train)
+        result = run_cell(cfg, train)
+    if result.get("status") == DIVERGED and not in_multirun():
+        sys.exit(RUN_FAILED)  # its one line is already printed; a grid goes on with its other cells
+    return result
 
 
 @hydra.main(version_base="1.3", config_path=str(CONF_DIR), config_name="eval")
@@ -137,7 +155,6 @@ def model_table_main(argv: list[str] | None = None) -> None:
         if arguments.classes < 2:
             raise ScalegridError(f"--classes={arguments.classes} must be at least 2")
         table = model_table(arguments.classes)
-        arguments.output.parent.mkdir(parents=True, exist_ok=True)
-        arguments.output.write_text(table)
+        write_atomic(arguments.output, lambda stream: stream.write(table.encode()))
         print(table)
         print(f"[scalegrid] model table written: {arguments.output}")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import traceback
 from collections import Counter
 from collections.abc import Callable
@@ -15,11 +16,20 @@ from hydra.types import RunMode
 from omegaconf import DictConfig
 
 from scalegrid.errors import ScalegridError
-from scalegrid.results import RESULTS_FILE, library_versions, resolved_config, write_json_atomic
+from scalegrid.results import (
+    COMPLETED,
+    DIVERGED,
+    FAILED,
+    RESULTS_FILE,
+    library_versions,
+    resolved_config,
+    write_json_atomic,
+)
+from scalegrid.run_lock import LOCK_FILE, RunDirectoryBusy, run_directory_lock
 
-COMPLETED = "completed"
-FAILED = "failed"
-SKIPPED = "skipped"
+SKIPPED = "skipped"  # returned (never written) for a cell an earlier invocation finished
+BUSY = "busy"  # returned (never written) for a cell another process is running now
+FINAL_STATUSES = (COMPLETED, DIVERGED)  # results a re-run keeps; failed and unfinished cells run again
 
 
 def weights_tag(weights: str | None) -> str:
@@ -54,6 +64,8 @@ LOCATION_KEYS = (
     "model.channels_last",
     "threads",
     "callbacks.progress_bar.",
+    "callbacks.step_checkpoint.",  # how often last.ckpt is refreshed
+    "logger.",  # where and how metrics are logged
     "download_weights",
 )
 
@@ -83,7 +95,7 @@ def config_differences(stored: dict[str, Any], current: dict[str, Any]) -> list[
 def finished_results(
     run_dir: Path, overrides: list[str], config: dict[str, Any] | None = None
 ) -> dict[str, Any] | None:
-    """The results of a completed run in ``run_dir``, or None when there is none to reuse.
+    """The results of a finished (completed or diverged) run in ``run_dir``, or None when there is none to reuse.
 
     A completed run made with other overrides means two cells share a directory, and one made with another
     configuration (an edited experiment file, a changed default) is not this cell's result: both are refused.
@@ -95,7 +107,7 @@ def finished_results(
         results = json.loads(path.read_text())
     except (OSError, json.JSONDecodeError):
         return None  # unreadable: run the cell again, which rewrites the file
-    if results.get("status") != COMPLETED:
+    if results.get("status") not in FINAL_STATUSES:
         return None
     if sorted(results.get("overrides", [])) != sorted(overrides):
         raise ScalegridError(
@@ -113,12 +125,28 @@ def finished_results(
 
 
 def run_cell(cfg: DictConfig, train: Callable[[DictConfig], dict[str, Any]]) -> dict[str, Any]:
-    """Run ``train`` for one cell unless it already completed; in a grid, a failure is recorded, not raised."""
+    """Run ``train`` for one cell unless it already finished, holding the cell's lock; in a grid, a failure is
+    recorded and a cell another process is running is left to it, so the grid goes on."""
     run_dir = Path(cfg.paths.output_dir)
+    try:
+        with run_directory_lock(run_dir):
+            return _run_unless_finished(cfg, train, run_dir)
+    except RunDirectoryBusy as busy:
+        if not in_multirun():
+            raise
+        print(f"[scalegrid] cell left to another process: {busy}", flush=True)
+        return {"status": BUSY, "error": str(busy)}
+    except ScalegridError:
+        _remove_bookkeeping_only(run_dir)  # bad input: leave nothing behind, not even an empty run folder
+        raise
+
+
+def _run_unless_finished(cfg: DictConfig, train: Callable[[DictConfig], dict[str, Any]], run_dir: Path) -> dict:
     overrides = current_overrides()
     done = finished_results(run_dir, overrides, resolved_config(cfg))
     if done is not None:
-        print(f"[scalegrid] skipped, already completed: {run_dir} (test_acc={done['test_acc']:.4f})", flush=True)
+        score = f"test_acc={done['test_acc']:.4f}" if done.get("test_acc") is not None else done["status"]
+        print(f"[scalegrid] skipped, already finished: {run_dir} ({score})", flush=True)
         return {**done, "status": SKIPPED}
     if not in_multirun():
         return train(cfg)
@@ -140,6 +168,20 @@ def run_cell(cfg: DictConfig, train: Callable[[DictConfig], dict[str, Any]]) -> 
         return failure
 
 
+def _remove_bookkeeping_only(run_dir: Path) -> None:
+    """Delete a run folder that holds nothing but what Hydra and the lock put there before the run started."""
+    if in_multirun() or not run_dir.is_dir():
+        return  # a grid cell keeps its folder: its failure is recorded there
+    job_log = f"{HydraConfig.get().job.name}.log" if HydraConfig.initialized() else None
+    bookkeeping = {".hydra", LOCK_FILE, job_log}
+    entries = list(run_dir.iterdir())
+    if any(entry.name not in bookkeeping for entry in entries):
+        return
+    for entry in entries:
+        shutil.rmtree(entry) if entry.is_dir() else entry.unlink()
+    run_dir.rmdir()
+
+
 class GridSummary(Callback):
     """Hydra callback: at the end of a sweep, one line with how many cells ran, were skipped, or failed."""
 
@@ -158,6 +200,7 @@ class GridSummary(Callback):
         total = sum(self.statuses.values())
         print(
             f"[scalegrid] grid {config.hydra.sweep.dir}: {total} cells: {self.statuses[COMPLETED]} trained, "
-            f"{self.statuses[SKIPPED]} skipped (already completed), {self.statuses[FAILED]} failed",
+            f"{self.statuses[SKIPPED]} skipped (already finished), {self.statuses[DIVERGED]} diverged, "
+            f"{self.statuses[FAILED]} failed, {self.statuses[BUSY]} left to another process",
             flush=True,
         )

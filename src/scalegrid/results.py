@@ -13,6 +13,11 @@ from scalegrid.atomic_files import write_atomic
 
 RESULTS_FILE = "results.json"
 
+# What ``status`` in results.json says. A run killed before it finished leaves no results.json (or an older one).
+COMPLETED = "completed"  # trained and tested; the metrics are final
+DIVERGED = "diverged"  # the training loss became NaN or infinite; a result too (this setting does not train)
+FAILED = "failed"  # a grid cell stopped by an error, recorded so the grid could go on; the next invocation retries it
+
 
 def library_versions() -> dict[str, str]:
     import hydra

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import time
 from dataclasses import asdict
 from pathlib import Path
@@ -15,12 +16,22 @@ from pytorch_lightning.callbacks import LearningRateMonitor
 from scalegrid.budget import training_budget
 from scalegrid.classifier import ImageClassifier
 from scalegrid.data.create import create_datamodule
+from scalegrid.errors import TrainingDiverged
 from scalegrid.finetune import FinetunePolicy
 from scalegrid.grid import current_overrides, weights_tag
 from scalegrid.models.registry import count_parameters, create_model_from_config
 from scalegrid.models.weights import initialise
 from scalegrid.performance import set_torch_threads
-from scalegrid.results import RESULTS_FILE, library_versions, per_class_accuracy, resolved_config, write_json_atomic
+from scalegrid.results import (
+    COMPLETED,
+    DIVERGED,
+    RESULTS_FILE,
+    library_versions,
+    per_class_accuracy,
+    resolved_config,
+    write_json_atomic,
+)
+from scalegrid.resume import ResumableRun, find_resume_point
 from scalegrid.throughput import TrainThroughput
 
 
@@ -67,11 +78,13 @@ def train(cfg: DictConfig) -> dict[str, Any]:
         class_names=list(datamodule.class_names),
         channels_last=model_config.get("channels_last", False),
         compile=model_config.get("compile", False),
+        finite_check_every_n_steps=cfg.loss.finite_check_every_n_steps,
     )
 
+    config = resolved_config(cfg)
     throughput = TrainThroughput()
     loggers = _instantiate_group(cfg.get("logger"))
-    callbacks = [*_instantiate_group(cfg.get("callbacks")), throughput, finetune]
+    callbacks = [*_instantiate_group(cfg.get("callbacks")), throughput, finetune, ResumableRun(config)]
     if not loggers:  # the learning-rate monitor refuses to run without a logger: with logger=none it has nothing to do
         callbacks = [callback for callback in callbacks if not isinstance(callback, LearningRateMonitor)]
     trainer_options = OmegaConf.to_container(cfg.trainer, resolve=True)
@@ -82,33 +95,12 @@ def train(cfg: DictConfig) -> dict[str, Any]:
         datamodule.batch_size,
     )
     trainer: pl.Trainer = instantiate({**trainer_options, **budget}, callbacks=callbacks, logger=loggers or False)
-    config = resolved_config(cfg)
-
-    resume = _last_checkpoint(trainer)
-    if resume is not None:
-        print(f"[scalegrid] resuming from {resume}", flush=True)
-    started = time.perf_counter()
-    trainer.fit(module, datamodule=datamodule, ckpt_path=resume)
-    fit_seconds = time.perf_counter() - started
-    history = list(module.val_acc_history)  # testing restores the best checkpoint, and with it an older history
 
     checkpoint = trainer.checkpoint_callback
-    best_path = checkpoint.best_model_path if checkpoint is not None else ""
-    started = time.perf_counter()
-    (test_metrics,) = trainer.test(module, datamodule=datamodule, ckpt_path=best_path or None, verbose=False)
-    test_seconds = time.perf_counter() - started
-
-    best_epoch = max(range(len(history)), key=history.__getitem__) if history else None
-    results = {
-        "status": "completed",
-        "test_acc": test_metrics["test/acc"],
-        "test_loss": test_metrics["test/loss"],
-        "best_val_acc": history[best_epoch] if history else None,
-        "best_epoch": best_epoch,
-        "val_acc_history": history,
-        "per_class_acc": per_class_accuracy(module.test_confusion_matrix),
-        "confusion_matrix": module.test_confusion_matrix,
-        "class_names": list(datamodule.class_names),
+    resume = find_resume_point(checkpoint.dirpath if checkpoint is not None else None, config)
+    if resume is not None:
+        print(f"[scalegrid] resuming from {resume.describe()}", flush=True)
+    record = {
         "weights": weights,
         "weights_loaded": None if weights_report is None else asdict(weights_report),
         "finetune": cfg.finetune.policy,
@@ -117,13 +109,42 @@ def train(cfg: DictConfig) -> dict[str, Any]:
         "train_size": len(datamodule.train_set),
         "val_size": len(datamodule.val_set),
         "test_size": len(datamodule.test_set),
+        "resumed_from": None if resume is None else {"epoch": resume.epoch, "global_step": resume.global_step},
+    }
+    started = time.perf_counter()
+    try:
+        trainer.fit(module, datamodule=datamodule, ckpt_path=None if resume is None else str(resume.checkpoint))
+    except TrainingDiverged as diverged:
+        return _record_divergence(run_dir, str(diverged), module, trainer, record, config)
+    fit_seconds = time.perf_counter() - started
+    # Testing restores the best checkpoint, and with it an older history and older timings: keep this run's now.
+    history = list(module.val_acc_history)
+    timings = dict(images_per_second=throughput.images_per_second, **throughput.state_dict())
+
+    best_path = checkpoint.best_model_path if checkpoint is not None else ""
+    started = time.perf_counter()
+    (test_metrics,) = trainer.test(module, datamodule=datamodule, ckpt_path=best_path or None, verbose=False)
+    test_seconds = time.perf_counter() - started
+
+    best_epoch = max(range(len(history)), key=history.__getitem__) if history else None
+    results = {
+        "status": COMPLETED,
+        "test_acc": test_metrics["test/acc"],
+        "test_loss": test_metrics["test/loss"],
+        "best_val_acc": history[best_epoch] if history else None,
+        "best_epoch": best_epoch,
+        "val_acc_history": history,
+        "per_class_acc": per_class_accuracy(module.test_confusion_matrix),
+        "confusion_matrix": module.test_confusion_matrix,
+        "class_names": list(datamodule.class_names),
+        **record,
         "epochs": trainer.current_epoch,
         "fit_seconds": fit_seconds,
         "test_seconds": test_seconds,
-        "train_images_per_second": throughput.images_per_second,
+        "train_images_per_second": timings["images_per_second"],
         "torch_threads": threads,
-        "epoch_seconds": throughput.epoch_seconds,
-        "train_epoch_seconds": throughput.train_epoch_seconds,
+        "epoch_seconds": timings["epoch_seconds"],
+        "train_epoch_seconds": timings["train_epoch_seconds"],
         "best_checkpoint": best_path or None,
         "overrides": current_overrides(),
         "config": config,
@@ -135,13 +156,31 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     return results
 
 
-def _last_checkpoint(trainer: pl.Trainer) -> str | None:
-    """``last.ckpt`` of an earlier, interrupted attempt at this run, if the run directory has one."""
-    checkpoint = trainer.checkpoint_callback
-    if checkpoint is None or not checkpoint.dirpath:
-        return None
-    last = Path(checkpoint.dirpath) / "last.ckpt"
-    return str(last) if last.is_file() else None
+def _record_divergence(
+    run_dir: Path,
+    message: str,
+    module: ImageClassifier,
+    trainer: pl.Trainer,
+    record: dict[str, Any],
+    config: dict[str, Any],
+) -> dict[str, Any]:
+    """``results.json`` with ``status: diverged`` and what happened; one line on stderr."""
+    results = {
+        "status": DIVERGED,
+        "error": message,
+        "test_acc": None,
+        "test_loss": None,
+        "val_acc_history": list(module.val_acc_history),
+        "epochs": trainer.current_epoch,
+        "global_step": trainer.global_step,
+        **record,
+        "overrides": current_overrides(),
+        "config": config,
+        "versions": library_versions(),
+    }
+    write_json_atomic(run_dir / RESULTS_FILE, results)
+    print(f"scalegrid: diverged: {message} (recorded in {run_dir / RESULTS_FILE})", file=sys.stderr, flush=True)
+    return results
 
 
 def _log_final_metrics(loggers: list[Any], config: dict[str, Any], results: dict[str, Any]) -> None:

@@ -35,6 +35,7 @@ class EpochBatches:
     """Batches of indices in :class:`EpochShuffle` order; usable as a DataLoader's ``batch_sampler``.
 
     A trailing batch of one image breaks BatchNorm in training mode; ``drop_singleton`` drops it.
+    ``served`` counts the batches handed out this epoch, so a run resumed mid-epoch can continue where it stopped.
     """
 
     def __init__(self, size: int, batch_size: int, shuffle: bool, seed: int = 0, drop_singleton: bool = False) -> None:
@@ -44,9 +45,15 @@ class EpochBatches:
         self.size = size
         self.batch_size = batch_size
         self.drop_singleton = drop_singleton
+        self.served = 0
+        self._resume_at: tuple[int, int] | None = None  # (epoch, batches already served) from a checkpoint
 
     def set_epoch(self, epoch: int) -> None:
         self.shuffle.set_epoch(epoch)
+
+    def resume_at(self, epoch: int, served: int) -> None:
+        """Make the next pass over ``epoch`` skip the batches an interrupted run already trained on."""
+        self._resume_at = (epoch, served)
 
     def __len__(self) -> int:
         full, rest = divmod(self.size, self.batch_size)
@@ -54,7 +61,13 @@ class EpochBatches:
 
     def __iter__(self) -> Iterator[torch.Tensor]:
         order = self.shuffle.order()
-        for batch in range(len(self)):
+        start = 0
+        if self._resume_at is not None and self._resume_at[0] == self.shuffle.epoch:
+            start = self._resume_at[1]
+        self._resume_at = None
+        self.served = start
+        for batch in range(start, len(self)):
+            self.served = batch + 1
             yield order[batch * self.batch_size : (batch + 1) * self.batch_size]
 
 
@@ -72,6 +85,14 @@ class TensorBatchLoader:
 
     def __len__(self) -> int:
         return len(self.sampler)
+
+    # Lightning saves a loader's state_dict in every checkpoint and loads it back on resume (its ``_Stateful``
+    # protocol); it does not prefetch from a loader with a length, so ``served`` is exactly the batches trained on.
+    def state_dict(self) -> dict[str, int]:
+        return {"epoch": self.sampler.shuffle.epoch, "served": self.sampler.served}
+
+    def load_state_dict(self, state: dict[str, int]) -> None:
+        self.sampler.resume_at(int(state["epoch"]), int(state["served"]))
 
     def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         for index in self.sampler:

@@ -97,9 +97,17 @@ def read_checkpoint(path: Path) -> tuple[dict[str, torch.Tensor], list[str] | No
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
     except (pickle.UnpicklingError, RuntimeError, EOFError, ValueError, OSError) as error:
-        reason = str(error).splitlines()[0][:160] if str(error) else type(error).__name__
+        text = str(error)
+        if "Unsupported global" in text:  # a pickle of arbitrary objects, which could run code when loaded
+            raise ScalegridError(
+                f"model.weights={path} holds Python objects besides tensors; weights are loaded with "
+                "weights_only=True so that a file cannot run code: save a plain state dict (torch.save(model.state_dict()))"
+            ) from None
+        detail = text.split("WeightsUnpickler error:")[-1] if "WeightsUnpickler error:" in text else text
+        reason = next((line.strip() for line in detail.splitlines() if line.strip()), type(error).__name__)[:120]
         raise ScalegridError(
-            f"model.weights={path} is not a checkpoint or state dict torch can load safely ({reason})"
+            f"model.weights={path} is not a checkpoint or state dict ({type(error).__name__}: {reason}): give a .ckpt "
+            "of an earlier run or a .pt/.pth state dict"
         ) from None
     state_dict = payload.get("state_dict", payload) if isinstance(payload, dict) else None
     if not isinstance(state_dict, dict) or not all(isinstance(value, torch.Tensor) for value in state_dict.values()):
@@ -122,7 +130,9 @@ def load_into(
 
     A 3-channel first convolution loads into a 1-channel one by summing its filters over the input channels:
     a grey image repeated three times gives the same response, at a third of the cost.
-    Raises when no backbone tensor matched (the file is for another architecture).
+    Raises when the file is for another architecture: fewer than 90 % of the backbone's tensors found in it, or
+    fewer than 90 % of its own backbone tensors used (a deeper network of the same family shares the shallow one's
+    first blocks, name for name and shape for shape, but leaves most of its tensors unused).
     """
     target = network.state_dict()
     best: dict[str, torch.Tensor] = {}
@@ -148,14 +158,34 @@ def load_into(
         accepted[key] = value
         report.loaded.append(key)
     report.missing = [key for key in target if key not in accepted]
-    if not any(key.startswith("backbone.") for key in accepted):
-        raise ScalegridError(
-            f"model.weights: nothing in {source} matches this model's backbone "
-            f"({len(state_dict)} tensors, e.g. {_preview(list(state_dict), 2)}): is it for another architecture?"
-        )
+    _check_same_architecture(source, target, best, accepted)
     network.load_state_dict(accepted, strict=False)
     log.info(report.summary())
     return report
+
+
+SAME_ARCHITECTURE_SHARE = 0.9  # a stem or a classifier of another shape is fine; a missing or extra stage is not
+
+
+def _check_same_architecture(
+    source: str, target: dict[str, torch.Tensor], offered: dict[str, torch.Tensor], accepted: dict[str, torch.Tensor]
+) -> None:
+    wanted = [key for key in target if key.startswith("backbone.")]
+    given = [key for key in offered if not key.startswith("head.")]
+    used = [key for key in accepted if key.startswith("backbone.")]
+    if len(used) >= SAME_ARCHITECTURE_SHARE * len(wanted) and len(used) >= SAME_ARCHITECTURE_SHARE * len(given):
+        return
+    example = next((key for key in given if key in target and offered[key].shape != target[key].shape), None)
+    detail = (
+        f"e.g. {example[len('backbone.') :]} is {list(offered[example].shape)} there, {list(target[example].shape)} here"
+        if example
+        else f"it has e.g. {_preview([key for key in given if key not in target], 2)}, which this model lacks"
+    )
+    raise ScalegridError(
+        f"model.weights={source} is for another architecture: it provides {len(used)} of this model's "
+        f"{len(wanted)} backbone tensors, and {len(used)} of its {len(given)} fit ({detail}): give weights saved "
+        "from the same model"
+    )
 
 
 def initialise(

@@ -6,18 +6,15 @@ import csv
 import io
 import json
 import os
-import tempfile
 from pathlib import Path
 
+from scalegrid.atomic_files import write_atomic
 from scalegrid.report import plots
 from scalegrid.report.collect import Cell, find_runs, group_cells, missing_runs, table_rows
 
 
 def _write_text_atomic(path: Path, text: str) -> None:
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    with os.fdopen(handle, "w") as stream:
-        stream.write(text)
-    os.replace(temporary, path)
+    write_atomic(path, lambda stream: stream.write(text.encode()))
 
 
 def _csv_text(rows: list[dict]) -> str:
@@ -101,7 +98,8 @@ def build_report(grid_dir: Path) -> Path:
         f"# Grid report: {grid_dir.name}",
         "",
         f"{len(runs)} runs found in `{grid_dir}`: {completed} completed, "
-        f"{sum(r.status == 'failed' for r in runs)} failed, {sum(r.status == 'unfinished' for r in runs)} unfinished; "
+        + "".join(f"{sum(r.status == status for r in runs)} {status}, " for status in ("diverged", "failed", "running"))
+        + f"{sum(r.status == 'unfinished' for r in runs)} unfinished; "
         f"{len(missing)} expected runs missing." + (" **This grid is partial.**" if failed or missing else ""),
         "",
         "## Test accuracy per cell (mean ± std over seeds)",
@@ -110,7 +108,7 @@ def build_report(grid_dir: Path) -> Path:
         "",
     ]
     if failed:
-        lines += ["## Failed and unfinished runs", ""]
+        lines += ["## Diverged, failed and unfinished runs", ""]
         lines += [
             f"- `{run.directory.relative_to(grid_dir)}`: {run.status}"
             + (f": {(run.results or {}).get('error', '')}" if run.results else "")

@@ -13,6 +13,7 @@ import yaml
 
 from scalegrid.errors import ScalegridError
 from scalegrid.results import RESULTS_FILE
+from scalegrid.run_lock import is_locked
 
 SEED_KEY = "seed"
 METRICS = (
@@ -39,7 +40,10 @@ class Run:
 
     @property
     def status(self) -> str:
-        return self.results.get("status", "unknown") if self.results else "unfinished"
+        """completed | diverged | failed (from results.json) | running (a process holds its lock) | unfinished."""
+        if self.results:
+            return self.results.get("status", "unknown")
+        return "running" if is_locked(self.directory) else "unfinished"
 
 
 def parse_overrides(overrides: list[str]) -> dict[str, str]:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import csv
-import os
 from pathlib import Path
 
 import matplotlib
@@ -12,6 +11,7 @@ matplotlib.use("Agg")  # files only; no display is needed or wanted
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
+from scalegrid.atomic_files import write_atomic  # noqa: E402
 from scalegrid.report.collect import Cell  # noqa: E402
 from scalegrid.results import row_normalised  # noqa: E402
 
@@ -55,10 +55,10 @@ def examples_figure(images, titles: list[str], columns: int = 8):
 
 def save_figure(figure, path: Path) -> Path:
     """Save through a temporary file and a rename: a report never shows half an image."""
-    temporary = path.with_name(f".{path.name}.tmp.png")
-    figure.savefig(temporary)
-    plt.close(figure)
-    os.replace(temporary, path)
+    try:
+        write_atomic(path, lambda stream: figure.savefig(stream, format=path.suffix.lstrip(".") or "png"))
+    finally:
+        plt.close(figure)
     return path
 
 

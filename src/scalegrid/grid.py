@@ -198,6 +198,17 @@ class GridSummary(Callback):
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
         total = sum(self.statuses.values())
+        if total == 0 and Path(config.hydra.sweep.dir).is_dir():  # jobs ran in other processes: count what is on disk
+            from scalegrid.report.collect import find_runs
+
+            on_disk = Counter(run.status for run in find_runs(Path(config.hydra.sweep.dir)))
+            print(
+                f"[scalegrid] grid {config.hydra.sweep.dir}: the launcher's workers ran the jobs; "
+                f"{sum(on_disk.values())} cells on disk: "
+                + ", ".join(f"{on_disk[status]} {status}" for status in (COMPLETED, DIVERGED, FAILED, "unfinished")),
+                flush=True,
+            )
+            return
         print(
             f"[scalegrid] grid {config.hydra.sweep.dir}: {total} cells: {self.statuses[COMPLETED]} trained, "
             f"{self.statuses[SKIPPED]} skipped (already finished), {self.statuses[DIVERGED]} diverged, "

@@ -110,13 +110,15 @@ class ImageClassifier(pl.LightningModule):
             mean_loss = self._train_loss_sum / self._train_images
             self.log("train/loss", mean_loss, prog_bar=True, sync_dist=True)
             self.log("train/acc", self.train_acc.compute(), sync_dist=True)
+            # images trained on this epoch, summed over DDP ranks: the training set size, once per epoch
+            self.log("train/images", float(self._train_images), reduce_fx="sum", sync_dist=True)
         self.train_acc.reset()
 
     def validation_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> None:
         images, labels = batch
         logits = self(images)
         self.val_acc.update(logits, labels)
-        self.log("val/loss", self.criterion(logits, labels), on_epoch=True, prog_bar=True)
+        self.log("val/loss", self.criterion(logits, labels), on_epoch=True, prog_bar=True, sync_dist=True)
         self.log("val/acc", self.val_acc, on_epoch=True, prog_bar=True)
 
     def on_validation_epoch_end(self) -> None:
@@ -128,7 +130,7 @@ class ImageClassifier(pl.LightningModule):
         logits = self(images)
         self.test_acc.update(logits, labels)
         self.test_confusion.update(logits, labels)
-        self.log("test/loss", self.criterion(logits, labels), on_epoch=True)
+        self.log("test/loss", self.criterion(logits, labels), on_epoch=True, sync_dist=True)
         self.log("test/acc", self.test_acc, on_epoch=True)
 
     def on_test_epoch_end(self) -> None:

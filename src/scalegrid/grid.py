@@ -47,6 +47,13 @@ def current_overrides() -> list[str]:
     return list(HydraConfig.get().overrides.task) if HydraConfig.initialized() else []
 
 
+def process_rank() -> int:
+    """This process's global rank as the launcher set it in the environment (0 outside DDP)."""
+    from pytorch_lightning.utilities import rank_zero_only
+
+    return int(getattr(rank_zero_only, "rank", 0) or 0)
+
+
 def in_multirun() -> bool:
     return HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN
 
@@ -128,6 +135,8 @@ def run_cell(cfg: DictConfig, train: Callable[[DictConfig], dict[str, Any]]) -> 
     """Run ``train`` for one cell unless it already finished, holding the cell's lock; in a grid, a failure is
     recorded and a cell another process is running is left to it, so the grid goes on."""
     run_dir = Path(cfg.paths.output_dir)
+    if process_rank() > 0:  # a DDP rank process started for rank 0's run: rank 0 holds the lock and decides
+        return train(cfg)
     try:
         with run_directory_lock(run_dir):
             return _run_unless_finished(cfg, train, run_dir)

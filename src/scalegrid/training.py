@@ -16,9 +16,10 @@ from pytorch_lightning.callbacks import LearningRateMonitor
 from scalegrid.budget import training_budget
 from scalegrid.classifier import ImageClassifier
 from scalegrid.data.create import create_datamodule
-from scalegrid.errors import TrainingDiverged
+from scalegrid.errors import ScalegridError, TrainingDiverged
 from scalegrid.finetune import FinetunePolicy
-from scalegrid.grid import current_overrides, weights_tag
+from scalegrid.gpu_slots import ONE_FREE_GPU, claim_free_gpu
+from scalegrid.grid import current_overrides, in_multirun, weights_tag
 from scalegrid.models.registry import count_parameters, create_model_from_config
 from scalegrid.models.weights import initialise
 from scalegrid.performance import set_torch_threads
@@ -44,6 +45,16 @@ def _instantiate_group(group: DictConfig | None) -> list[Any]:
 
 def train(cfg: DictConfig) -> dict[str, Any]:
     """Seed, build data and model, fit, test the best checkpoint, and write ``results.json``; returns the results."""
+    if cfg.trainer.devices != ONE_FREE_GPU:
+        return _train(cfg, cfg.trainer.devices)
+    import torch
+
+    with claim_free_gpu(torch.cuda.device_count()) as gpu:  # trainer=gpu_per_job: held while this run trains
+        print(f"[scalegrid] training on GPU {gpu} (claimed for this run)", flush=True)
+        return _train(cfg, [gpu])
+
+
+def _train(cfg: DictConfig, devices: Any) -> dict[str, Any]:
     run_dir = Path(cfg.paths.output_dir)
     pl.seed_everything(cfg.seed, workers=True)
     threads = set_torch_threads(cfg.get("threads"))
@@ -87,7 +98,7 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     callbacks = [*_instantiate_group(cfg.get("callbacks")), throughput, finetune, ResumableRun(config)]
     if not loggers:  # the learning-rate monitor refuses to run without a logger: with logger=none it has nothing to do
         callbacks = [callback for callback in callbacks if not isinstance(callback, LearningRateMonitor)]
-    trainer_options = OmegaConf.to_container(cfg.trainer, resolve=True)
+    trainer_options = {**OmegaConf.to_container(cfg.trainer, resolve=True), "devices": devices}
     budget = training_budget(
         trainer_options.pop("budget", "epochs"),
         cfg.trainer.max_epochs,
@@ -96,9 +107,10 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     )
     trainer: pl.Trainer = instantiate({**trainer_options, **budget}, callbacks=callbacks, logger=loggers or False)
 
+    _refuse_rank_processes_in_a_sweep(trainer)
     checkpoint = trainer.checkpoint_callback
     resume = find_resume_point(checkpoint.dirpath if checkpoint is not None else None, config)
-    if resume is not None:
+    if resume is not None and trainer.is_global_zero:
         print(f"[scalegrid] resuming from {resume.describe()}", flush=True)
     record = {
         "weights": weights,
@@ -117,6 +129,7 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     except TrainingDiverged as diverged:
         return _record_divergence(run_dir, str(diverged), module, trainer, record, config)
     fit_seconds = time.perf_counter() - started
+    images_per_epoch = trainer.callback_metrics.get("train/images")  # summed over DDP ranks
     # Testing restores the best checkpoint, and with it an older history and older timings: keep this run's now.
     history = list(module.val_acc_history)
     timings = dict(images_per_second=throughput.images_per_second, **throughput.state_dict())
@@ -150,10 +163,33 @@ def train(cfg: DictConfig) -> dict[str, Any]:
         "config": config,
         "versions": library_versions(),
     }
-    _log_final_metrics(loggers, config, results)
-    write_json_atomic(run_dir / RESULTS_FILE, results)
-    print(summary_line(cfg, results, run_dir), flush=True)
+    results["world_size"] = trainer.world_size
+    results["train_images_per_epoch"] = None if images_per_epoch is None else int(images_per_epoch)
+    if trainer.is_global_zero:  # under DDP every rank gets here; one writes
+        _log_final_metrics(loggers, config, results)
+        write_json_atomic(run_dir / RESULTS_FILE, results)
+        print(summary_line(cfg, results, run_dir), flush=True)
     return results
+
+
+def _refuse_rank_processes_in_a_sweep(trainer: pl.Trainer) -> None:
+    """DDP that starts its rank processes by re-running the command cannot do so inside a ``-m`` sweep."""
+    from pytorch_lightning.strategies.launchers.subprocess_script import _SubprocessScriptLauncher
+
+    strategy = trainer.strategy
+    environment = getattr(strategy, "cluster_environment", None)
+    re_runs_command = (
+        isinstance(getattr(strategy, "launcher", None), _SubprocessScriptLauncher)
+        and environment is not None
+        and not environment.creates_processes_externally  # srun/torchrun start the ranks themselves: fine
+    )
+    if in_multirun() and re_runs_command and trainer.world_size > 1:
+        raise ScalegridError(
+            f"trainer.devices={trainer.num_devices} with trainer.strategy=ddp inside a -m sweep: Lightning starts the "
+            "other ranks by re-running the command, which would re-run the whole sweep. Run multi-device cells as "
+            "single runs, on SLURM (hydra/launcher=slurm hydra.launcher.tasks_per_node=<devices>), or use "
+            "trainer.strategy=ddp_spawn"
+        )
 
 
 def _record_divergence(
@@ -178,8 +214,9 @@ def _record_divergence(
         "config": config,
         "versions": library_versions(),
     }
-    write_json_atomic(run_dir / RESULTS_FILE, results)
-    print(f"scalegrid: diverged: {message} (recorded in {run_dir / RESULTS_FILE})", file=sys.stderr, flush=True)
+    if trainer.is_global_zero:
+        write_json_atomic(run_dir / RESULTS_FILE, results)
+        print(f"scalegrid: diverged: {message} (recorded in {run_dir / RESULTS_FILE})", file=sys.stderr, flush=True)
     return results
 
 

@@ -168,6 +168,7 @@ class BuiltinDataModule(pl.LightningDataModule):
             shuffle=True,
             seed=self.shuffle_seed,
             drop_singleton=True,
+            equal_shards=True,
         )
 
     def val_dataloader(self) -> TensorBatchLoader:

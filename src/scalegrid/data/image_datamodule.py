@@ -210,8 +210,12 @@ class ImageFileDataModule(pl.LightningDataModule):
         if split is None:
             raise RuntimeError("call setup() first")
         if isinstance(split, ImageArrays):
-            return TensorBatchLoader(split, batch_size, shuffle=train, seed=self.shuffle_seed, drop_singleton=train)
-        batches = EpochBatches(len(split), batch_size, shuffle=train, seed=self.shuffle_seed, drop_singleton=train)
+            return TensorBatchLoader(
+                split, batch_size, shuffle=train, seed=self.shuffle_seed, drop_singleton=train, equal_shards=train
+            )
+        batches = EpochBatches(
+            len(split), batch_size, shuffle=train, seed=self.shuffle_seed, drop_singleton=train, equal_shards=train
+        )
         return DataLoader(
             split,
             batch_sampler=batches,

@@ -31,20 +31,41 @@ class EpochShuffle:
         return torch.randperm(self.size, generator=generator)
 
 
+def distributed_rank_and_size() -> tuple[int, int]:
+    """This process's rank and the number of processes (0, 1 outside torch.distributed)."""
+    if torch.distributed.is_available() and torch.distributed.is_initialized():
+        return torch.distributed.get_rank(), torch.distributed.get_world_size()
+    return 0, 1
+
+
 class EpochBatches:
     """Batches of indices in :class:`EpochShuffle` order; usable as a DataLoader's ``batch_sampler``.
 
     A trailing batch of one image breaks BatchNorm in training mode; ``drop_singleton`` drops it.
     ``served`` counts the batches handed out this epoch, so a run resumed mid-epoch can continue where it stopped.
+
+    Under DDP each rank takes every world-size-th index of the epoch's order, so each sample is seen once per epoch
+    across the ranks. With ``equal_shards`` (training) the order is first padded, as DistributedSampler does, to a
+    multiple of the world size, so every rank takes the same number of optimizer steps; evaluation shards are not
+    padded, so no test image counts twice.
     """
 
-    def __init__(self, size: int, batch_size: int, shuffle: bool, seed: int = 0, drop_singleton: bool = False) -> None:
+    def __init__(
+        self,
+        size: int,
+        batch_size: int,
+        shuffle: bool,
+        seed: int = 0,
+        drop_singleton: bool = False,
+        equal_shards: bool = False,
+    ) -> None:
         if batch_size < 1:
             raise ValueError(f"batch_size must be at least 1, got {batch_size}")
         self.shuffle = EpochShuffle(size, seed, shuffle)
         self.size = size
         self.batch_size = batch_size
         self.drop_singleton = drop_singleton
+        self.equal_shards = equal_shards
         self.served = 0
         self._resume_at: tuple[int, int] | None = None  # (epoch, batches already served) from a checkpoint
 
@@ -55,12 +76,28 @@ class EpochBatches:
         """Make the next pass over ``epoch`` skip the batches an interrupted run already trained on."""
         self._resume_at = (epoch, served)
 
+    def _shard(self, order: torch.Tensor) -> torch.Tensor:
+        rank, world = distributed_rank_and_size()
+        if world == 1:
+            return order
+        if self.equal_shards and len(order) % world:
+            order = torch.cat([order, order[: world - len(order) % world]])
+        return order[rank::world]
+
+    def shard_size(self) -> int:
+        rank, world = distributed_rank_and_size()
+        if world == 1:
+            return self.size
+        if self.equal_shards:
+            return -(-self.size // world)
+        return len(range(rank, self.size, world))
+
     def __len__(self) -> int:
-        full, rest = divmod(self.size, self.batch_size)
+        full, rest = divmod(self.shard_size(), self.batch_size)
         return full + (1 if rest > 1 or (rest == 1 and not self.drop_singleton) else 0)
 
     def __iter__(self) -> Iterator[torch.Tensor]:
-        order = self.shuffle.order()
+        order = self._shard(self.shuffle.order())
         start = 0
         if self._resume_at is not None and self._resume_at[0] == self.shuffle.epoch:
             start = self._resume_at[1]
@@ -75,11 +112,17 @@ class TensorBatchLoader:
     """Iterates (uint8 images, labels) batches of an :class:`ImageArrays`; augmentation happens after transfer."""
 
     def __init__(
-        self, arrays: ImageArrays, batch_size: int, shuffle: bool, seed: int = 0, drop_singleton: bool = False
+        self,
+        arrays: ImageArrays,
+        batch_size: int,
+        shuffle: bool,
+        seed: int = 0,
+        drop_singleton: bool = False,
+        equal_shards: bool = False,
     ) -> None:
         self.arrays = arrays
         # Lightning calls ``set_epoch`` on a loader's ``sampler`` before each epoch.
-        self.sampler = EpochBatches(len(arrays), batch_size, shuffle, seed, drop_singleton)
+        self.sampler = EpochBatches(len(arrays), batch_size, shuffle, seed, drop_singleton, equal_shards)
         self.batch_size = batch_size
         self.batch_sampler = None  # Lightning inspects DataLoader-like attributes; batching is done here
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import torch
 
@@ -109,20 +110,15 @@ class EpochBatches:
 
 
 class TensorBatchLoader:
-    """Iterates (uint8 images, labels) batches of an :class:`ImageArrays`; augmentation happens after transfer."""
+    """Iterates (uint8 images, labels) batches of an :class:`ImageArrays`; augmentation happens after transfer.
 
-    def __init__(
-        self,
-        arrays: ImageArrays,
-        batch_size: int,
-        shuffle: bool,
-        seed: int = 0,
-        drop_singleton: bool = False,
-        equal_shards: bool = False,
-    ) -> None:
+    ``order`` takes :class:`EpochBatches`' options: ``shuffle``, ``seed``, ``drop_singleton``, ``equal_shards``.
+    """
+
+    def __init__(self, arrays: ImageArrays, batch_size: int, **order: Any) -> None:
         self.arrays = arrays
         # Lightning calls ``set_epoch`` on a loader's ``sampler`` before each epoch.
-        self.sampler = EpochBatches(len(arrays), batch_size, shuffle, seed, drop_singleton, equal_shards)
+        self.sampler = EpochBatches(len(arrays), batch_size, **order)
         self.batch_size = batch_size
         self.batch_sampler = None  # Lightning inspects DataLoader-like attributes; batching is done here
 

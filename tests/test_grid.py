@@ -168,3 +168,18 @@ def test_speed_and_location_settings_do_not_make_a_cell_different():
     assert config_differences(stored, faster) == []
     other = {"data": {**faster["data"], "image_size": 128}}
     assert config_differences(stored, other) == ["data.image_size: 224 -> 128"]
+
+
+def test_a_cell_finished_before_the_reliability_keys_existed_still_counts():
+    """Grids finished before last.ckpt got its own callback and the divergence check existed are not re-trained."""
+    before = {"callbacks": {"model_checkpoint": {"save_last": True}}, "optim": {"lr": 0.05}}
+    now = {
+        "callbacks": {"model_checkpoint": {"save_last": None}, "last_checkpoint": {"every_n_epochs": 1}},
+        "loss": {"finite_check_every_n_steps": 1},
+        "trainer": {"use_distributed_sampler": False},
+        "optim": {"lr": 0.05},
+    }
+    assert config_differences(before, now) == []
+    assert config_differences(before, {**now, "optim": {"lr": 0.1}}) == ["optim.lr: 0.05 -> 0.1"]
+    stopping = {**now, "callbacks": {**now["callbacks"], "early_stopping": {"patience": 3}}}
+    assert config_differences(before, stopping) == ["callbacks.early_stopping.patience: None -> 3"]

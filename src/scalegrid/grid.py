@@ -70,9 +70,15 @@ LOCATION_KEYS = (
     "model.compile",
     "model.channels_last",
     "threads",
+    # what is recorded, not what is computed (other callbacks, e.g. early stopping, do change results)
+    "callbacks.model_checkpoint.",
+    "callbacks.last_checkpoint.",
+    "callbacks.step_checkpoint.",
+    "callbacks.learning_rate_monitor.",
     "callbacks.progress_bar.",
-    "callbacks.step_checkpoint.",  # how often last.ckpt is refreshed
     "logger.",  # where and how metrics are logged
+    "loss.finite_check_every_n_steps",  # when a diverging run stops, not what a finished one computes
+    "trainer.use_distributed_sampler",  # scalegrid's loaders shard themselves either way
     "download_weights",
 )
 

@@ -25,7 +25,7 @@ from torchvision.datasets import CIFAR10
 from scalegrid.data import cifar
 from scalegrid.data.datamodule import BuiltinDataModule
 from scalegrid.data.subsets import split_train_val
-from scalegrid.performance import available_cores
+from scalegrid.run.performance import available_cores
 
 
 def scalegrid_epoch(datamodule: BuiltinDataModule, epoch: int) -> tuple[int, float]:

@@ -1,4 +1,4 @@
-"""Epoch times on a folder of JPEGs, decoded every epoch by DataLoader workers vs served from ``data.cache=true``.
+"""Epoch times on a folder of JPEGs, decoded every epoch by DataLoader workers vs served from ``runtime.data.cache=true``.
 
 Generates a folder dataset like the one a lab brings (512x512 JPEGs, a folder per class) unless --root is given,
 trains the same run through ``src/train.py`` without and with the cache, and prints each epoch's time and the ratio.
@@ -44,14 +44,14 @@ def train(root: Path, run_dir: Path, cache_dir: Path, cache: bool, args: argpars
         sys.executable,
         str(PROJECT_ROOT / "src" / "train.py"),
         "data=image_folder",
-        f"data.root={root}",
+        f"runtime.data.root={root}",
         f"data.image_size={args.image_size}",
-        f"data.cache={str(cache).lower()}",
-        f"data.cache_dir={cache_dir}",
+        f"runtime.data.cache={str(cache).lower()}",
+        f"runtime.data.cache_dir={cache_dir}",
         f"model={args.model}",
         f"trainer.max_epochs={args.epochs}",
         "logger=none",
-        "callbacks.progress_bar.refresh_rate=0",
+        "runtime.callbacks.progress_bar.refresh_rate=0",
         f"hydra.run.dir={run_dir}",
     ]
     started = time.perf_counter()
@@ -79,16 +79,20 @@ def main() -> None:
             generate(root, args.classes, args.per_class, args.source_size)
         runs = {
             "decoded by workers": train(root, scratch / "plain", scratch / "cache", False, args),
-            "data.cache=true (first run builds it)": train(root, scratch / "cached1", scratch / "cache", True, args),
-            "data.cache=true (cache already built)": train(root, scratch / "cached2", scratch / "cache", True, args),
+            "runtime.data.cache=true (first run builds it)": train(
+                root, scratch / "cached1", scratch / "cache", True, args
+            ),
+            "runtime.data.cache=true (cache already built)": train(
+                root, scratch / "cached2", scratch / "cache", True, args
+            ),
         }
     print(f"{args.model}, image_size {args.image_size}, {runs['decoded by workers']['train_size']} training images")
-    print(f"{'run':40s} {'epoch seconds (train + val)':34s} {'train img/s':>11s} {'wall s':>7s}")
+    print(f"{'run':46s} {'epoch seconds (train + val)':34s} {'train img/s':>11s} {'wall s':>7s}")
     for name, results in runs.items():
         epochs = " ".join(f"{s:6.2f}" for s in results["epoch_seconds"])
-        print(f"{name:40s} {epochs:34s} {results['train_images_per_second']:11.1f} {results['wall_seconds']:7.1f}")
+        print(f"{name:46s} {epochs:34s} {results['train_images_per_second']:11.1f} {results['wall_seconds']:7.1f}")
     plain = np.mean(runs["decoded by workers"]["epoch_seconds"][1:] or runs["decoded by workers"]["epoch_seconds"])
-    cached_run = runs["data.cache=true (cache already built)"]
+    cached_run = runs["runtime.data.cache=true (cache already built)"]
     cached = np.mean(cached_run["epoch_seconds"][1:] or cached_run["epoch_seconds"])
     print(f"mean epoch after the first: {plain:.2f} s decoded vs {cached:.2f} s cached -> {plain / cached:.2f}x faster")
 

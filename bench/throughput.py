@@ -29,22 +29,17 @@ from pathlib import Path
 import data_location
 import pytorch_lightning as pl
 import torch
-from omegaconf import OmegaConf
+from configured import optimiser_settings
 from torch import nn
 
-from scalegrid import CONF_DIR, PROJECT_ROOT
-from scalegrid.classifier import ImageClassifier
+from scalegrid import PROJECT_ROOT
 from scalegrid.models import create_model
-from scalegrid.optim import build_optimizer
-from scalegrid.performance import available_cores
+from scalegrid.run.classifier import ImageClassifier
+from scalegrid.run.optim import build_optimizer
+from scalegrid.run.performance import available_cores
 
 COSINE = {"name": "cosine", "final_lr_ratio": 0.0}
 SHAPES = {"mnist_net": (1, 28, 28), "simple_cnn": (3, 32, 32)}
-
-
-def optimiser_settings(name: str) -> dict:
-    """conf/optim/<name>.yaml, so the plain loop and scalegrid use the same numbers."""
-    return dict(OmegaConf.to_container(OmegaConf.load(CONF_DIR / "optim" / f"{name}.yaml")))
 
 
 def fake_batches(
@@ -111,7 +106,7 @@ def lightning_step(model: str, batches, warmup: int, log_dir: Path, optim: dict)
     from pytorch_lightning.callbacks import TQDMProgressBar
     from pytorch_lightning.loggers import CSVLogger, TensorBoardLogger
 
-    from scalegrid.throughput import TrainThroughput
+    from scalegrid.run.throughput import TrainThroughput
 
     torch.manual_seed(0)
     network = create_model(model, num_classes=10, input_shape=batches[0][0].shape[1:])
@@ -150,7 +145,7 @@ def full_epoch(
         "trainer.limit_val_batches=1",
         "trainer.num_sanity_val_steps=0",
         "sched.name=cosine",
-        f"threads={threads}",
+        f"runtime.threads={threads}",
         f"hydra.run.dir={run_dir}",
     ]
     env = {**os.environ, "DATA_DIR": str(data_dir)}

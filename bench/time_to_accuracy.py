@@ -27,6 +27,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from configured import optimiser_settings
 from data_location import data_dir
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
@@ -57,17 +58,15 @@ RECIPES = {
 def plain_run(name: str, kind: str, out: Path) -> None:
     """One plain-loop training run (in this fresh process); writes {test_acc} to ``out``."""
     import torch
-    from omegaconf import OmegaConf
     from PIL import Image
     from torch import nn
     from torch.utils.data import DataLoader, Dataset
     from torchvision import transforms
 
-    from scalegrid import CONF_DIR
     from scalegrid.data import cifar, mnist
     from scalegrid.data.subsets import nested_fraction, split_train_val
     from scalegrid.models import create_model
-    from scalegrid.optim import build_optimizer
+    from scalegrid.run.optim import build_optimizer
 
     recipe = RECIPES[name]
     root = data_dir("MNIST" if name == "mnist" else "cifar-10-batches-py")
@@ -82,8 +81,7 @@ def plain_run(name: str, kind: str, out: Path) -> None:
 
     torch.manual_seed(0)
     network = create_model(recipe["model"], num_classes=10, input_shape=tuple(train_images.shape[1:]))
-    optim = OmegaConf.load(CONF_DIR / "optim" / f"{recipe['optim']}.yaml")
-    optimizer = build_optimizer(network.parameters(), OmegaConf.to_container(optim))  # plain torch.optim
+    optimizer = build_optimizer(network.parameters(), optimiser_settings(recipe["optim"]))  # plain torch.optim
     steps_per_epoch = -(-len(train_labels) // recipe["batch_size"])
     scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=steps_per_epoch * recipe["epochs"])
     criterion = nn.CrossEntropyLoss()
@@ -170,7 +168,7 @@ def compare(name: str, scratch: Path) -> list[tuple[str, float, float]]:
             f"data.batch_size={recipe['batch_size']}",
             f"data.fraction={recipe['fraction']}",
             f"trainer.max_epochs={recipe['epochs']}",
-            "callbacks.progress_bar.refresh_rate=0",
+            "runtime.callbacks.progress_bar.refresh_rate=0",
             f"hydra.run.dir={run_dir}",
         ],
         env,

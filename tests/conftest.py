@@ -98,22 +98,24 @@ FAST_TRAINER = [
     "trainer.max_epochs=2",
     "trainer.accelerator=cpu",
     "trainer.devices=1",
-    "callbacks.progress_bar.refresh_rate=0",
+    "runtime.callbacks.progress_bar.refresh_rate=0",
     "trainer.num_sanity_val_steps=0",
 ]
 
 
 def compose_config(overrides: list[str], output_dir: Path | None = None):
-    """Compose conf/train.yaml as the entry point would, with Hydra's own config resolvable."""
+    """Compose conf/train.yaml as the entry point would (moved keys renamed), with Hydra's own config resolvable."""
     from hydra.core.hydra_config import HydraConfig
     from omegaconf import open_dict
 
+    from scalegrid.contract.config_versions import rename_overrides
+
     GlobalHydra.instance().clear()
     with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
-        cfg = compose("train", overrides=overrides, return_hydra_config=True)
+        cfg = compose("train", overrides=rename_overrides(overrides)[0], return_hydra_config=True)
     if output_dir is not None:
         with open_dict(cfg):
-            cfg.paths.output_dir = str(output_dir)
+            cfg.runtime.paths.output_dir = str(output_dir)
             cfg.hydra.runtime.output_dir = str(output_dir)
         HydraConfig().set_config(cfg)
     return cfg
@@ -192,8 +194,8 @@ def tiny_images(tmp_path: Path) -> list[str]:
     return [
         "data.image_size=32",
         "data.batch_size=8",
-        f"data.cache_dir={tmp_path / 'cache'}",
-        "data.num_workers=0",
+        f"runtime.data.cache_dir={tmp_path / 'cache'}",
+        "runtime.data.num_workers=0",
         "data.val_size=0.2",
         "data.test_size=0.2",
     ]
@@ -222,7 +224,7 @@ def finished_run(tmp_path_factory) -> Path:
     root = write_cifar10(tmp_path_factory.mktemp("data"))
     run_dir = tmp_path_factory.mktemp("run")
     completed = run_train(
-        ["model=simple_cnn", f"data.root={root}", *TINY_DATA, *FAST_TRAINER, f"hydra.run.dir={run_dir}"]
+        ["model=simple_cnn", f"runtime.data.root={root}", *TINY_DATA, *FAST_TRAINER, f"hydra.run.dir={run_dir}"]
     )
     assert completed.returncode == 0, completed.stderr[-2000:]
     return run_dir

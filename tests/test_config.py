@@ -1,37 +1,89 @@
-"""Every config group option composes, and the composed config has the keys the pipeline reads."""
+"""Every config group option composes into a config the pipeline can read; option lists never go stale."""
+
+import re
 
 import pytest
 from conftest import compose_config
 
-from scalegrid import CONF_DIR
+from scalegrid import CONF_DIR, PROJECT_ROOT
+from scalegrid.contract.config_versions import MOVED_IN_VERSION_2
+from scalegrid.data.create import data_options
+from scalegrid.models.registry import available_models
 
 GROUPS = ["data", "model", "finetune", "optim", "sched", "trainer", "logger", "callbacks", "paths", "hydra", "debug"]
-OPTIONS = [(group, path.stem) for group in GROUPS for path in sorted((CONF_DIR / group).glob("*.yaml"))]
 
 
-def test_every_group_has_options():
-    assert {group for group, _ in OPTIONS} == set(GROUPS)
+def options_of(group: str) -> list[str]:
+    """The selectable options of a config group: its YAML files, minus shared bases (``_*.yaml``)."""
+    return sorted(path.stem for path in (CONF_DIR / group).glob("*.yaml") if not path.stem.startswith("_"))
+
+
+OPTIONS = [(group, option) for group in GROUPS for option in options_of(group)]
+
+
+def test_every_model_option_names_a_registered_model_and_every_model_has_an_option():
+    assert {option for option in options_of("model")} == set(available_models())
 
 
 @pytest.mark.parametrize(("group", "option"), OPTIONS)
-def test_option_composes(group, option, tmp_path):
-    cfg = compose_config([f"{group}={option}"], output_dir=tmp_path)
+def test_option_composes_into_a_readable_config(group, option, tmp_path):
+    overrides = [f"{group}={option}"]
+    if group == "data" and option.startswith("image"):
+        overrides.append(f"runtime.data.{'csv_file' if option == 'image_csv' else 'root'}={tmp_path}")
+    cfg = compose_config(overrides, output_dir=tmp_path)
     assert cfg.data.name == (option if group == "data" else "cifar10")
-    assert 0 < cfg.data.fraction <= 1
-    assert cfg.model.name and cfg.optim.name and cfg.sched.name
-    assert cfg.paths.output_dir == str(tmp_path)
+    if group == "model":
+        assert cfg.model.name == option and "weights" in cfg.model and cfg.model.head.kind == "linear"
+    if group in ("finetune", "optim", "sched"):
+        assert cfg[group].get("policy", cfg[group].get("name")) == option
+    assert 0 < cfg.data.fraction <= 1 and cfg.optim.lr > 0
+    assert cfg.runtime.paths.output_dir == str(tmp_path)
+    from scalegrid.contract.results import resolved_config
+
+    options = data_options(resolved_config(cfg))  # what the datamodule is built from
+    assert options["name"] == cfg.data.name and ("root" in options or "csv_file" in options)
+
+
+def _listed_options(text: str, group: str) -> list[str]:
+    match = re.search(rf"^  - {group}: \S+ +# (.+)$", text, re.M)
+    assert match, f"conf/train.yaml lists no options for {group}"
+    return sorted(part.strip() for part in match.group(1).split("|"))
+
+
+@pytest.mark.parametrize("group", [*GROUPS, "experiment"])
+def test_train_yaml_lists_exactly_the_options_in_each_folder(group):
+    assert _listed_options((CONF_DIR / "train.yaml").read_text(), group) == options_of(group)
+
+
+@pytest.mark.parametrize("group", [*GROUPS, "experiment"])
+def test_the_configuration_page_lists_exactly_the_options_in_each_folder(group):
+    text = (PROJECT_ROOT / "docs" / "configuration.md").read_text()
+    row = re.search(rf"^\| `{group}` \| (.+?) \|", text, re.M)
+    assert row, f"docs/configuration.md has no row for {group}"
+    assert sorted(re.findall(r"`([^`]+)`", row.group(1))) == options_of(group)
+
+
+def test_the_configuration_page_lists_every_moved_key():
+    text = (PROJECT_ROOT / "docs" / "configuration.md").read_text()
+    section = text.split("## Keys that moved")[1].split("\n## ")[0]
+    missing = [key for key in MOVED_IN_VERSION_2 if f"`{key}" not in section]
+    assert not missing
 
 
 def test_data_dir_comes_from_the_environment(monkeypatch, tmp_path):
     monkeypatch.setenv("DATA_DIR", str(tmp_path))
-    assert compose_config([], output_dir=tmp_path).data.root == str(tmp_path)
+    from scalegrid.contract.results import resolved_config
+
+    config = resolved_config(compose_config([], output_dir=tmp_path))
+    assert data_options(config)["root"] == str(tmp_path)
 
 
 def test_data_dir_defaults_to_the_project(monkeypatch, tmp_path):
     monkeypatch.delenv("DATA_DIR", raising=False)
-    from scalegrid import PROJECT_ROOT
+    from scalegrid.contract.results import resolved_config
 
-    assert compose_config([], output_dir=tmp_path).data.root == str(PROJECT_ROOT / "data")
+    config = resolved_config(compose_config([], output_dir=tmp_path))
+    assert data_options(config)["root"] == str(PROJECT_ROOT / "data")
 
 
 def test_every_knob_is_commented():

@@ -19,7 +19,7 @@ def _register_resolvers() -> None:
 
 
 def _weights_tag(weights):
-    from scalegrid.grid import weights_tag
+    from scalegrid.contract.identity import weights_tag
 
     return weights_tag(weights)
 

@@ -16,7 +16,7 @@ from omegaconf import DictConfig
 from omegaconf.errors import OmegaConfBaseException
 
 from scalegrid import CONF_DIR
-from scalegrid.atomic_files import write_atomic
+from scalegrid.contract.atomic_files import write_atomic
 from scalegrid.errors import ScalegridError
 
 USAGE_ERROR = 2  # bad input: nothing was trained
@@ -28,7 +28,8 @@ def one_line(error: BaseException) -> str:
     lines = [line.strip() for line in str(error).splitlines() if line.strip()] or [type(error).__name__]
     if isinstance(error, MissingConfigException) and error.options:
         headline = next((line for line in lines if "Could not" in line), lines[0])
-        return f"{headline}; available options: {', '.join(sorted(error.options))}"
+        options = sorted(option for option in error.options if not option.startswith("_"))  # _*.yaml: shared bases
+        return f"{headline}; available options: {', '.join(options)}"
     cause = error.__cause__
     text = " ".join(lines)
     if isinstance(cause, OmegaConfBaseException):
@@ -72,21 +73,32 @@ def run_reporting_errors(main: Callable[[], object]) -> None:
 
 
 @hydra.main(version_base="1.3", config_path=str(CONF_DIR), config_name="train")
-def _train(cfg: DictConfig) -> dict:
-    from scalegrid.grid import in_multirun, run_cell
-    from scalegrid.results import DIVERGED
-    from scalegrid.training import train
+def _train(cfg: DictConfig):
+    from scalegrid.contract.results import RunStatus
+    from scalegrid.grid.cells import run_cell
+    from scalegrid.hydra_job import in_multirun
+    from scalegrid.run.training import train
 
     with user_errors_exit():
-        result = run_cell(cfg, train)
-    if result.get("status") == DIVERGED and not in_multirun():
+        outcome = run_cell(cfg, train)
+    if outcome.status == RunStatus.DIVERGED.value and not in_multirun():
         sys.exit(RUN_FAILED)  # its one line is already printed; a grid goes on with its other cells
-    return result
+    return outcome
+
+
+def rename_moved_keys(argv: list[str]) -> list[str]:
+    """The command line with keys that moved (``data.root`` -> ``runtime.data.root``) renamed, one note per key."""
+    from scalegrid.contract.config_versions import rename_overrides
+
+    renamed, notes = rename_overrides(argv)
+    for note in notes:
+        print(f"[scalegrid] note: {note}", flush=True)
+    return renamed
 
 
 @hydra.main(version_base="1.3", config_path=str(CONF_DIR), config_name="eval")
 def _eval(cfg: DictConfig) -> None:
-    from scalegrid.evaluation import evaluate
+    from scalegrid.analysis.evaluation import evaluate
 
     with user_errors_exit():
         out_dir = evaluate(Path(cfg.run), cfg.split, int(cfg.top_k), int(cfg.examples), cfg.data_root)
@@ -108,7 +120,7 @@ def eval_main() -> None:
 def _visualize(cfg: DictConfig) -> None:
     from omegaconf import OmegaConf
 
-    from scalegrid.visualization import visualize
+    from scalegrid.analysis.visualization import visualize
 
     with user_errors_exit():
         images = OmegaConf.to_container(cfg.images) if cfg.images is not None else []
@@ -124,6 +136,7 @@ def visualize_main() -> None:
 
 def train_main() -> None:
     """``scalegrid-train`` / ``python src/train.py``: one run, or a sweep with ``-m``."""
+    sys.argv[1:] = rename_moved_keys(sys.argv[1:])  # before Hydra reads them (DDP ranks re-run this command line)
     run_reporting_errors(_train)
 
 
@@ -135,7 +148,7 @@ def report_main(argv: list[str] | None = None) -> None:
     parser.add_argument("grid", type=Path, help="the grid folder, e.g. outputs/grids/demo")
     arguments = parser.parse_args(argv)
     with user_errors_exit():
-        from scalegrid.report.build import build_report
+        from scalegrid.analysis.report import build_report
 
         report = build_report(arguments.grid)
         print(f"[scalegrid] report written: {report}")

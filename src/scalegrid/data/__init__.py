@@ -1,1 +1,5 @@
-"""Datasets, subsets and the batched tensor data path."""
+"""Datasets for the run wing: official files and your own images, seeded stratified subsets, batched tensor loaders.
+
+``create.py`` reads first (a config to a LightningDataModule). Uses ``contract`` (atomic writes) and ``errors``;
+never imports ``run``, ``grid``, ``analysis`` or ``models``.
+"""

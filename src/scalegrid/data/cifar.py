@@ -31,7 +31,7 @@ def load_cifar10(root: Path, train: bool, download: bool, verify_checksums: bool
         _check_files(folder, dataset_class)
     elif not download:
         raise ScalegridError(
-            f"CIFAR-10 not found: {folder} does not exist. Set DATA_DIR (or data.root) to the folder that holds "
+            f"CIFAR-10 not found: {folder} does not exist. Set DATA_DIR (or runtime.data.root) to the folder that holds "
             "cifar-10-batches-py/, or set data.download=true on a machine with internet"
         )
     try:

@@ -16,6 +16,31 @@ CUSTOM_DATASETS = ("image_folder", "image_csv")
 _CSV_KEYS = ("csv_file", "path_column", "label_column", "split_column", "image_root", "class_names")
 
 
+def data_options(config: dict[str, Any]) -> dict[str, Any]:
+    """The datamodule's options from a resolved config: the dataset's settings (``data``) and where its files are and
+    how they are fed (``runtime.data``, ``runtime.paths.data_dir``)."""
+    options = dict(config["data"])
+    runtime = config.get("runtime") or {}
+    places = runtime.get("data") or {}
+    name = options.get("name")
+    if name in BUILTIN_DATASETS:
+        options["root"] = places.get("root") or (runtime.get("paths") or {}).get("data_dir") or "data"
+        return options
+    for key in ("cache", "cache_dir", "num_workers"):
+        if places.get(key) is not None:
+            options[key] = places[key]
+    required = {"image_folder": "root", "image_csv": "csv_file"}.get(name)
+    if required is not None and places.get(required) in (None, ""):
+        example = "~/photos (the folder of class folders)" if name == "image_folder" else "~/lab/labels.csv"
+        raise ScalegridError(f"data={name} needs runtime.data.{required}: e.g. runtime.data.{required}={example}")
+    if name == "image_folder":
+        options["root"] = places["root"]
+    elif name == "image_csv":
+        options["csv_file"] = places["csv_file"]
+        options["image_root"] = places.get("image_root")
+    return options
+
+
 def create_datamodule(options: dict[str, Any], shuffle_seed: int, imagenet_statistics: bool) -> pl.LightningDataModule:
     """A datamodule for ``options["name"]``: a built-in dataset, a folder of class folders, or a label CSV."""
     options = dict(options)

@@ -102,7 +102,7 @@ class BuiltinDataModule(pl.LightningDataModule):
             return self._loaded[train]
         if not self.root.is_dir():
             raise ScalegridError(
-                f"data.root={self.root} is not a directory: set DATA_DIR (or data.root) to the folder that holds "
+                f"runtime.data.root={self.root} is not a directory: set DATA_DIR (or runtime.data.root) to the folder that holds "
                 f"the {self.name} files"
             )
         self._loaded[train] = self.spec.load(self.root, train, self.download, self.verify_checksums)

@@ -1,7 +1,7 @@
 """The LightningDataModule for a user's own images (``data=image_folder`` and ``data=image_csv``).
 
 Every image is prepared once per run the same way (EXIF-rotated, RGB, shorter side resized to the stored size,
-centre square), either read back from the on-disk cache (``data.cache=true``: one uint8 tensor, served like
+centre square), either read back from the on-disk cache (``runtime.data.cache=true``: one uint8 tensor, served like
 CIFAR-10) or decoded by DataLoader workers. Cropping, flipping and normalisation happen per batch on the device,
 so the cache changes how fast images arrive, never what the model sees.
 """
@@ -108,7 +108,7 @@ class ImageFileDataModule(pl.LightningDataModule):
         if (mean is None) != (std is None):
             raise ScalegridError("data.mean and data.std go together: set both, or leave both null")
         if num_workers is not None and int(num_workers) < 0:
-            raise ScalegridError(f"data.num_workers={num_workers} must be 0 or more (null: one per CPU core)")
+            raise ScalegridError(f"runtime.data.num_workers={num_workers} must be 0 or more (null: one per CPU core)")
         self.list_images = list_images
         self.val_share = check_share("val_size", val_size)
         self.test_share = check_share("test_size", test_size)

@@ -77,12 +77,12 @@ def list_image_folder(root: Path) -> ImageListing:
     root = Path(root).expanduser()
     if not root.is_dir():
         raise ScalegridError(
-            f"data.root={root} is not a directory: set DATA_DIR or data.root to the folder of class folders"
+            f"runtime.data.root={root} is not a directory: set DATA_DIR or runtime.data.root to the folder of class folders"
         )
     subdirs = {d.name: d for d in _class_dirs(root)}
     if not subdirs:
         raise ScalegridError(
-            f"data.root={root} has no class folders: put the images in {root}/<class>/ or {root}/train/<class>/"
+            f"runtime.data.root={root} has no class folders: put the images in {root}/<class>/ or {root}/train/<class>/"
         )
     if "train" not in subdirs:
         names = sorted(subdirs)
@@ -96,7 +96,7 @@ def list_image_folder(root: Path) -> ImageListing:
     unexpected = sorted(set(subdirs) - set(SPLITS))
     if unexpected:
         raise ScalegridError(
-            f"data.root={root} has a train/ folder, so its subfolders must be the splits train, val and test; "
+            f"runtime.data.root={root} has a train/ folder, so its subfolders must be the splits train, val and test; "
             f"rename or move {', '.join(unexpected)}"
         )
     names = [d.name for d in _class_dirs(subdirs["train"])]
@@ -171,7 +171,7 @@ def list_image_csv(
     """Rows of ``csv_file``: an image path (relative to ``image_root``, by default the CSV's folder) and a label."""
     csv_file = Path(csv_file).expanduser()
     if not csv_file.is_file():
-        raise ScalegridError(f"data.csv_file={csv_file} is not a file: give the path of your label CSV")
+        raise ScalegridError(f"runtime.data.csv_file={csv_file} is not a file: give the path of your label CSV")
     base = Path(image_root).expanduser() if image_root is not None else csv_file.parent
     columns = {"path_column": path_column, "label_column": label_column, "split_column": split_column}
     rows = _read_rows(csv_file, columns)
@@ -188,7 +188,7 @@ def list_image_csv(
     if missing:
         raise ScalegridError(
             f"{csv_file}: {len(missing)} row(s) point at no file under {base} ({'; '.join(missing[:5])}"
-            f"{'; ...' if len(missing) > 5 else ''}): fix the paths or set data.image_root"
+            f"{'; ...' if len(missing) > 5 else ''}): fix the paths or set runtime.data.image_root"
         )
 
     labels, names = _class_ids([(row[label_column] or "").strip() for row in rows], class_names, csv_file)

@@ -1,7 +1,7 @@
 """What is known of a dataset's image files at one stored size, kept on disk between runs.
 
 For every file, keyed by its path, size and modification time: its per-channel pixel sums (for normalisation
-statistics) or the reason it cannot be decoded. With ``data.cache=true`` also its decoded pixels, as one uint8
+statistics) or the reason it cannot be decoded. With ``runtime.data.cache=true`` also its decoded pixels, as one uint8
 tensor. A file that changes gets a new key and is decoded again; nothing else is.
 """
 
@@ -17,7 +17,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from scalegrid.atomic_files import write_atomic
+from scalegrid.contract.atomic_files import write_atomic
 from scalegrid.data.images import prepare_image
 from scalegrid.errors import ScalegridError
 
@@ -140,5 +140,5 @@ class ImageStore:
             write_atomic(self.record_file, lambda stream: stream.write(text.encode()))
         except OSError as error:
             raise ScalegridError(
-                f"data.cache_dir={self.cache_dir} cannot be written ({error}): point data.cache_dir at a writable folder"
+                f"runtime.data.cache_dir={self.cache_dir} cannot be written ({error}): point runtime.data.cache_dir at a writable folder"
             ) from error

@@ -34,7 +34,7 @@ def load_mnist(root: Path, train: bool, download: bool, verify_checksums: bool) 
     if not all(_find(raw, stem) for stem in stems):
         if not download:
             raise ScalegridError(
-                f"MNIST not found in {raw}: put {stems[0]}.gz and {stems[1]}.gz there, or set DATA_DIR (or data.root) "
+                f"MNIST not found in {raw}: put {stems[0]}.gz and {stems[1]}.gz there, or set DATA_DIR (or runtime.data.root) "
                 "to the folder that holds MNIST/raw/"
             )
         try:

@@ -1,4 +1,8 @@
-"""Backbones behind one registry: ``create_model(name, num_classes, input_shape)``."""
+"""Backbones behind one registry: ``create_model(name, num_classes, input_shape)``; weights; which parts freeze.
+
+``registry.py`` reads first. Uses ``errors`` only (and ``contract`` for files); never imports ``run``, ``grid``,
+``analysis`` or ``data``.
+"""
 
 # Importing the modules registers their models.
 from scalegrid.models import resnets, small_cnns, vgg  # noqa: F401

@@ -63,8 +63,8 @@ def create_model(
     return Network(backbone, build_head(features, num_classes, **(head or {})))
 
 
-# Keys of a model config (conf/model/*.yaml plus train.yaml's model block) that are not constructor options.
-NOT_CONSTRUCTOR_OPTIONS = ("name", "weights", "head", "compile", "channels_last")
+# Keys of a model config (conf/model/*.yaml) that are not constructor options.
+NOT_CONSTRUCTOR_OPTIONS = ("name", "weights", "head")
 
 
 def constructor_options(model_config: dict) -> dict:

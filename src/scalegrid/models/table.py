@@ -9,7 +9,7 @@ from omegaconf import OmegaConf
 from torch.utils.flop_counter import FlopCounterMode
 
 from scalegrid import CONF_DIR
-from scalegrid.finetune import POLICIES, freeze, modules_to_freeze
+from scalegrid.models.freezing import POLICIES, freeze, modules_to_freeze
 from scalegrid.models.registry import (
     available_models,
     constructor_options,
@@ -33,7 +33,9 @@ def configured_options(name: str) -> dict:
     path = CONF_DIR / "model" / f"{name}.yaml"
     if not path.is_file():
         return {}
-    return constructor_options(OmegaConf.to_container(OmegaConf.load(path)))
+    options = OmegaConf.to_container(OmegaConf.load(path))
+    options.pop("defaults", None)  # the shared base (weights, head) holds no constructor option
+    return constructor_options(options)
 
 
 def multiply_accumulates(network: torch.nn.Module, input_shape: tuple[int, int, int]) -> int:

@@ -1,0 +1,169 @@
+"""Loading a grid as a table: every run folder under a grid folder, its overrides, result and status; cells over seeds."""
+
+from __future__ import annotations
+
+import itertools
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from scalegrid.contract.config_versions import rename_overrides
+from scalegrid.contract.identity import is_runtime
+from scalegrid.contract.results import RunResult, UnreadableResult, read_result
+from scalegrid.contract.run_folders import HYDRA_RECORD, find_run_dirs, folder_status
+from scalegrid.errors import ScalegridError
+
+SEED_KEY = "seed"
+METRICS = (
+    "test_acc",
+    "test_loss",
+    "best_val_acc",
+    "best_epoch",
+    "train_size",
+    "params_total",
+    "params_trainable",
+    "fit_seconds",
+    "test_seconds",
+    "train_images_per_second",
+)
+
+
+@dataclass
+class Run:
+    """One run folder: its overrides as a dict, its result (None when it never finished) and its status."""
+
+    directory: Path
+    overrides: dict[str, str]
+    result: RunResult | None
+    status: str  # completed | diverged | failed | running | unfinished | unreadable
+
+    def metric(self, name: str) -> Any:
+        """A field of the result (``test_acc``, ``fit_seconds``, ...); None without a result."""
+        return None if self.result is None else getattr(self.result, name, None)
+
+
+def parse_overrides(overrides: list[str]) -> dict[str, str]:
+    """``{key: value}`` of the overrides that define a cell (``runtime.*`` ones say where, not what: left out)."""
+    parsed = {}
+    for item in overrides:
+        key, _, value = item.partition("=")
+        key = key.lstrip("+~")
+        if not is_runtime(key):
+            parsed[key] = value
+    return parsed
+
+
+def find_runs(grid_dir: Path) -> list[Run]:
+    """Every run under ``grid_dir``: folders with a results.json, or with Hydra's record of a started job."""
+    grid_dir = Path(grid_dir)
+    if not grid_dir.is_dir():
+        raise ScalegridError(f"{grid_dir} is not a directory: give the folder of a grid (e.g. outputs/grids/demo)")
+    runs = []
+    for directory in find_run_dirs(grid_dir):
+        try:
+            result = read_result(directory)
+        except UnreadableResult:
+            result = None
+        if result is not None:
+            overrides = result.overrides
+        elif (directory / HYDRA_RECORD).is_file():  # Hydra's record, in the key names of the scalegrid that started it
+            overrides = rename_overrides(yaml.safe_load((directory / HYDRA_RECORD).read_text()) or [])[0]
+        else:
+            overrides = []
+        status = result.status.value if result is not None else folder_status(directory)
+        runs.append(Run(directory, parse_overrides(overrides), result, status))
+    if not runs:
+        raise ScalegridError(f"{grid_dir} holds no runs (no results.json below it): run the grid first")
+    return runs
+
+
+def swept_keys(runs: list[Run]) -> list[str]:
+    """The override keys whose values differ between runs, in first-seen order."""
+    keys = list(dict.fromkeys(key for run in runs for key in run.overrides))
+    return [key for key in keys if len({run.overrides.get(key) for run in runs}) > 1]
+
+
+def cell_of(run: Run, keys: list[str]) -> tuple[str, ...]:
+    return tuple(run.overrides.get(key, "") for key in keys)
+
+
+def mean_std(values: list[float]) -> tuple[float, float]:
+    mean = sum(values) / len(values)
+    std = math.sqrt(sum((v - mean) ** 2 for v in values) / (len(values) - 1)) if len(values) > 1 else 0.0
+    return mean, std
+
+
+@dataclass
+class Cell:
+    """The runs of one grid cell (all seeds) and their aggregate test accuracy."""
+
+    key: tuple[str, ...]
+    runs: list[Run]
+
+    @property
+    def completed(self) -> list[Run]:
+        return [run for run in self.runs if run.status == "completed"]
+
+    def stat(self, metric: str) -> tuple[float, float] | None:
+        values = [run.metric(metric) for run in self.completed if run.metric(metric) is not None]
+        return mean_std(values) if values else None
+
+
+def group_cells(runs: list[Run]) -> tuple[list[str], list[Cell]]:
+    """Group runs into cells by every swept key but the seed."""
+    keys = [key for key in swept_keys(runs) if key != SEED_KEY]
+    cells: dict[tuple[str, ...], list[Run]] = {}
+    for run in runs:
+        cells.setdefault(cell_of(run, keys), []).append(run)
+    return keys, [Cell(key, members) for key, members in cells.items()]
+
+
+def expected_runs(grid_dir: Path) -> list[dict[str, str]] | None:
+    """Every run the grid's sweep asks for, from Hydra's ``multirun.yaml``; None when the folder has none."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    path = Path(grid_dir) / "multirun.yaml"
+    if not path.is_file():
+        return None
+    hydra = (yaml.safe_load(path.read_text()) or {}).get("hydra", {})
+    # in the key names of the scalegrid that wrote it: renamed like the results' overrides
+    params = ((hydra.get("sweeper") or {}).get("params") or {}).items()
+    requested = parse_overrides(rename_overrides([f"{key}={value}" for key, value in params])[0])
+    requested.update(parse_overrides(rename_overrides((hydra.get("overrides") or {}).get("task") or [])[0]))
+    parsed = OverridesParser.create().parse_overrides([f"{key}={value}" for key, value in requested.items()])
+    axes = []
+    for override in parsed:
+        values = (
+            list(override.sweep_string_iterator())
+            if override.is_sweep_override()
+            else [override.get_value_element_as_str()]
+        )
+        axes.append((override.get_key_element(), values))
+    return [
+        dict(zip([key for key, _ in axes], combo, strict=True)) for combo in itertools.product(*(v for _, v in axes))
+    ]
+
+
+def missing_runs(grid_dir: Path, runs: list[Run]) -> list[dict[str, str]]:
+    """The runs the grid's sweep asks for that have no directory yet (none known without a multirun.yaml)."""
+    expected = expected_runs(grid_dir) or []
+    present = [run.overrides for run in runs]
+    return [combo for combo in expected if not any(all(o.get(k) == v for k, v in combo.items()) for o in present)]
+
+
+def table_rows(runs: list[Run]) -> list[dict[str, Any]]:
+    """One flat row per run: every override key, the status, the metrics and the directory."""
+    keys = list(dict.fromkeys(key for run in runs for key in run.overrides))
+    rows = []
+    for run in runs:
+        row: dict[str, Any] = {key: run.overrides.get(key, "") for key in keys}
+        row["status"] = run.status
+        for metric in METRICS:
+            row[metric] = run.metric(metric)
+        row["error"] = run.metric("error") or ""
+        row["run_dir"] = str(run.directory)
+        rows.append(row)
+    return rows

@@ -1,0 +1,127 @@
+"""``build_report(grid_dir)``: results.csv, report.md and the figures, in ``<grid>/report/``."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+from pathlib import Path
+
+from scalegrid.analysis import plots
+from scalegrid.analysis.grid_table import Cell, find_runs, group_cells, missing_runs, table_rows
+from scalegrid.contract.atomic_files import write_atomic
+
+
+def _write_text_atomic(path: Path, text: str) -> None:
+    write_atomic(path, lambda stream: stream.write(text.encode()))
+
+
+def _csv_text(rows: list[dict]) -> str:
+    buffer = io.StringIO()
+    columns = list(dict.fromkeys(key for row in rows for key in row))
+    writer = csv.DictWriter(buffer, fieldnames=columns)
+    writer.writeheader()
+    writer.writerows(rows)
+    return buffer.getvalue()
+
+
+def _percent(stat: tuple[float, float] | None) -> str:
+    return f"{100 * stat[0]:.2f} ± {100 * stat[1]:.2f}" if stat else "—"
+
+
+def _summary_table(cells: list[Cell], keys: list[str]) -> str:
+    header = [*keys, "seeds done", "test acc (%)", "best val acc (%)", "train images", "params trainable", "fit s"]
+    lines = ["| " + " | ".join(header) + " |", "|" + " --- |" * len(header)]
+    for cell in sorted(cells, key=lambda c: c.key):
+        size, params, seconds = cell.stat("train_size"), cell.stat("params_trainable"), cell.stat("fit_seconds")
+        values = [
+            *cell.key,
+            f"{len(cell.completed)}/{len(cell.runs)}",
+            _percent(cell.stat("test_acc")),
+            _percent(cell.stat("best_val_acc")),
+            f"{size[0]:.0f}" if size else "—",
+            f"{params[0]:,.0f}" if params else "—",
+            f"{seconds[0]:.0f}" if seconds else "—",
+        ]
+        lines.append("| " + " | ".join(str(v) for v in values) + " |")
+    return "\n".join(lines)
+
+
+def _analysis_links(runs: list, grid_dir: Path, out: Path) -> list[str]:
+    """Links to what src/eval.py and src/visualize.py wrote into runs of the grid (nothing when they were not run)."""
+    lines = []
+    for run in runs:
+        found = sorted((run.directory / "eval").glob("*/metrics.json"))
+        pictures = sorted((run.directory / "visualize").glob("*.png"))
+        if not found and not pictures:
+            continue
+        links = []
+        for metrics in found:
+            split = metrics.parent.name
+            accuracy = json.loads(metrics.read_text()).get("accuracy")
+            relative = os.path.relpath(metrics.parent, out)
+            links.append(
+                f"{split} {100 * accuracy:.2f} % ([metrics]({relative}/metrics.json), "
+                f"[confusion]({relative}/confusion.png), [mistakes]({relative}/misclassified.png))"
+            )
+        if pictures:
+            links.append(f"[{len(pictures)} visualisations]({os.path.relpath(run.directory / 'visualize', out)}/)")
+        lines.append(f"- `{run.directory.relative_to(grid_dir)}`: " + "; ".join(links))
+    return ["## Evaluations and visualisations", "", *lines, ""] if lines else []
+
+
+def build_report(grid_dir: Path) -> Path:
+    """Aggregate every run under ``grid_dir`` and write the report; returns the path of report.md."""
+    grid_dir = Path(grid_dir)
+    runs = find_runs(grid_dir)
+    keys, cells = group_cells(runs)
+    out = grid_dir / "report"
+    out.mkdir(exist_ok=True)
+    _write_text_atomic(out / "results.csv", _csv_text(table_rows(runs)))
+
+    figures = [
+        plots.accuracy_vs_size(cells, keys, out / "accuracy_vs_size.png"),
+        plots.accuracy_vs_time(cells, keys, out / "accuracy_vs_time.png"),
+        plots.learning_curves(cells, keys, out / "learning_curves.png"),
+    ]
+    scored = [cell for cell in cells if cell.stat("test_acc")]
+    if scored:
+        best = max(scored, key=lambda c: c.stat("test_acc")[0])
+        worst = min(scored, key=lambda c: c.stat("test_acc")[0])
+        figures += plots.confusion_pair(best, worst, keys, out)
+
+    failed = [run for run in runs if run.status not in ("completed",)]
+    missing = missing_runs(grid_dir, runs)
+    completed = sum(run.status == "completed" for run in runs)
+    lines = [
+        f"# Grid report: {grid_dir.name}",
+        "",
+        f"{len(runs)} runs found in `{grid_dir}`: {completed} completed, "
+        + "".join(f"{sum(r.status == status for r in runs)} {status}, " for status in ("diverged", "failed", "running"))
+        + f"{sum(r.status == 'unfinished' for r in runs)} unfinished; "
+        f"{len(missing)} expected runs missing." + (" **This grid is partial.**" if failed or missing else ""),
+        "",
+        "## Test accuracy per cell (mean ± std over seeds)",
+        "",
+        _summary_table(cells, keys),
+        "",
+    ]
+    if failed:
+        lines += ["## Diverged, failed and unfinished runs", ""]
+        lines += [
+            f"- `{run.directory.relative_to(grid_dir)}`: {run.status}"
+            + (f": {run.metric('error') or ''}" if run.result else "")
+            for run in failed
+        ]
+        lines.append("")
+    if missing:
+        lines += ["## Missing runs", ""]
+        lines += ["- " + ", ".join(f"{key}={value}" for key, value in combo.items()) for combo in missing]
+        lines.append("")
+    lines += _analysis_links(runs, grid_dir, out)
+    lines += ["## Figures", ""]
+    lines += [f"![{path.stem}]({path.name})" for path in figures]
+    lines += ["", "One row per run, with every override, metric and time: [results.csv](results.csv).", ""]
+    _write_text_atomic(out / "report.md", "\n".join(lines))
+    return out / "report.md"

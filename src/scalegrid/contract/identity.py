@@ -1,0 +1,58 @@
+"""Cell identity: which settings make two runs the same grid cell, by the structure of the config.
+
+Everything under ``runtime`` (paths, loggers, checkpoint bookkeeping, progress bars, threads, workers, caches,
+compilation) says where things go and how fast they run; everything else defines what a run computes. Two runs are
+the same cell when their migrated, resolved configs agree outside ``runtime``. A new key is on the defining side
+unless it is put under ``runtime``: the safe side, since a wrongly defining key refuses a skip, never reuses a result.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+RUNTIME = "runtime"  # the subtree of settings that never change what a run computes
+
+
+def flatten(tree: Any, prefix: str = "") -> dict[str, Any]:
+    """``{"a.b.c": leaf}`` for every leaf of nested dicts (an empty dict is a leaf)."""
+    if isinstance(tree, dict) and tree:
+        return {k: v for key, value in tree.items() for k, v in flatten(value, f"{prefix}{key}.").items()}
+    return {prefix.rstrip("."): tree} if prefix else {}
+
+
+def is_runtime(key: str) -> bool:
+    """Whether a dotted config key only says where things go or how fast they run."""
+    return key == RUNTIME or key.startswith(RUNTIME + ".")
+
+
+def defining_settings(config: dict[str, Any]) -> dict[str, Any]:
+    """The flattened settings that define a cell: every leaf outside ``runtime`` (Hydra's own block excluded)."""
+    return {
+        key: value for key, value in flatten(config).items() if not is_runtime(key) and key.split(".")[0] != "hydra"
+    }
+
+
+def identity_differences(stored: dict[str, Any], current: dict[str, Any]) -> list[str]:
+    """``key: old -> new`` for every defining setting that differs between two current-layout configs."""
+    old, new = defining_settings(stored), defining_settings(current)
+    return [
+        f"{key}: {old.get(key)} -> {new.get(key)}"
+        for key in sorted(set(old) | set(new))
+        if old.get(key) != new.get(key)
+    ]
+
+
+def describe_differences(differences: list[str], shown: int = 3) -> str:
+    return "; ".join(differences[:shown]) + ("; ..." if len(differences) > shown else "")
+
+
+def weights_tag(weights: str | None) -> str:
+    """A folder name for ``model.weights``: scratch, imagenet, or the checkpoint's run folder."""
+    if weights in (None, "None", "null"):
+        return "scratch"
+    if weights == "imagenet":
+        return "imagenet"
+    path = Path(str(weights))
+    run = path.parent.parent if path.parent.name == "checkpoints" else path.parent
+    return "from_" + "_".join(part for part in run.parts[-2:] if part not in ("/", ""))

@@ -1,0 +1,123 @@
+"""Grid cells: one run per cell folder, finished cells skipped, failures recorded while the grid goes on."""
+
+from __future__ import annotations
+
+import shutil
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from hydra.core.hydra_config import HydraConfig
+from omegaconf import DictConfig
+
+from scalegrid.contract.identity import describe_differences, identity_differences
+from scalegrid.contract.results import (
+    RunResult,
+    RunStatus,
+    UnreadableResult,
+    library_versions,
+    read_result,
+    resolved_config,
+    write_result,
+)
+from scalegrid.contract.run_lock import LOCK_FILE, RunDirectoryBusy, run_directory_lock
+from scalegrid.errors import ScalegridError
+from scalegrid.hydra_job import current_overrides, in_multirun, process_rank
+
+SKIPPED = "skipped"  # an earlier invocation finished this cell (nothing is written)
+BUSY = "busy"  # another process is running this cell now (nothing is written)
+
+
+@dataclass(frozen=True)
+class CellOutcome:
+    """What one invocation did with a cell: its run's status, or skipped / busy; the result when there is one."""
+
+    status: str  # completed | diverged | failed | skipped | busy
+    result: RunResult | None = None
+    error: str | None = None
+
+
+def finished_result(run_dir: Path, config: dict) -> RunResult | None:
+    """The result of a finished (completed or diverged) run of this cell in ``run_dir``; None when there is none.
+
+    A finished run whose defining settings differ from ``config`` is not this cell's result: refused, since reusing
+    it would report a number this configuration never produced.
+    """
+    try:
+        result = read_result(run_dir)
+    except UnreadableResult:
+        return None  # damaged: run the cell again, which rewrites the file
+    if result is None or not result.status.is_final:
+        return None
+    changed = identity_differences(result.config or {}, config)
+    if changed:
+        raise ScalegridError(
+            f"{run_dir} holds a finished run with other settings ({describe_differences(changed)}): delete that "
+            "folder to run the cell again, give this grid another experiment_name, or, when a swept key is missing "
+            "from the folder names, add it to hydra.sweep.subdir"
+        )
+    return result
+
+
+def run_cell(cfg: DictConfig, train: Callable[[DictConfig], RunResult]) -> CellOutcome:
+    """Run ``train`` for one cell unless it already finished, holding the cell's lock; in a grid, a failure is
+    recorded and a cell another process is running is left to it, so the grid goes on."""
+    run_dir = Path(cfg.runtime.paths.output_dir)
+    if process_rank() > 0:  # a DDP rank process started for rank 0's run: rank 0 holds the lock and decides
+        result = train(cfg)
+        return CellOutcome(result.status.value, result)
+    try:
+        with run_directory_lock(run_dir):
+            return _run_unless_finished(cfg, train, run_dir)
+    except RunDirectoryBusy as busy:
+        if not in_multirun():
+            raise
+        print(f"[scalegrid] cell left to another process: {busy}", flush=True)
+        return CellOutcome(BUSY, error=str(busy))
+    except ScalegridError:
+        _remove_bookkeeping_only(run_dir)  # bad input: leave nothing behind, not even an empty run folder
+        raise
+
+
+def _run_unless_finished(cfg: DictConfig, train: Callable[[DictConfig], RunResult], run_dir: Path) -> CellOutcome:
+    done = finished_result(run_dir, resolved_config(cfg))
+    if done is not None:
+        score = f"test_acc={done.test_acc:.4f}" if done.test_acc is not None else done.status.value
+        print(f"[scalegrid] skipped, already finished: {run_dir} ({score})", flush=True)
+        return CellOutcome(SKIPPED, done)
+    if not in_multirun():
+        result = train(cfg)
+        return CellOutcome(result.status.value, result)
+    try:
+        result = train(cfg)
+    except (KeyboardInterrupt, SystemExit):
+        raise
+    except Exception as error:  # one failing cell must not stop the grid: record it and go on
+        message = str(error) if isinstance(error, ScalegridError) else f"{type(error).__name__}: {error}"
+        print(f"[scalegrid] cell failed: {run_dir}: {message}", flush=True)
+        failure = RunResult(
+            status=RunStatus.FAILED,
+            error=message,
+            traceback=None if isinstance(error, ScalegridError) else traceback.format_exc(),
+            overrides=current_overrides(),
+            config=resolved_config(cfg),
+            versions=library_versions(),
+        )
+        write_result(run_dir, failure)
+        return CellOutcome(RunStatus.FAILED.value, failure, message)
+    return CellOutcome(result.status.value, result)
+
+
+def _remove_bookkeeping_only(run_dir: Path) -> None:
+    """Delete a run folder that holds nothing but what Hydra and the lock put there before the run started."""
+    if in_multirun() or not run_dir.is_dir():
+        return  # a grid cell keeps its folder: its failure is recorded there
+    job_log = f"{HydraConfig.get().job.name}.log" if HydraConfig.initialized() else None
+    bookkeeping = {".hydra", LOCK_FILE, job_log}
+    entries = list(run_dir.iterdir())
+    if any(entry.name not in bookkeeping for entry in entries):
+        return
+    for entry in entries:
+        shutil.rmtree(entry) if entry.is_dir() else entry.unlink()
+    run_dir.rmdir()

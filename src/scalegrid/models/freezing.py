@@ -1,0 +1,51 @@
+"""Which parts of a network a fine-tune policy freezes, and freezing them: pure functions on a Network.
+
+The Lightning side (keeping frozen parts in eval mode each epoch, unfreezing gradually) is run/finetune.py.
+"""
+
+from __future__ import annotations
+
+from torch import nn
+from torch.nn.modules.batchnorm import _BatchNorm
+
+from scalegrid.errors import ScalegridError
+from scalegrid.models.network import Network
+
+POLICIES = ("full", "linear_probe", "freeze_stages", "gradual")
+
+
+def modules_to_freeze(network: Network, policy: str, freeze_stages: int = 0) -> list[nn.Module]:
+    """The backbone modules that start frozen under ``policy``."""
+    if policy == "full":
+        return []
+    if policy in ("linear_probe", "gradual"):
+        return [network.backbone]
+    if policy == "freeze_stages":
+        stages = network.stages()
+        if not 0 <= freeze_stages <= len(stages):
+            names = ", ".join(name for name, _ in stages)
+            raise ScalegridError(
+                f"finetune.freeze_stages={freeze_stages} is out of range: this backbone has {len(stages)} stages "
+                f"({names}); the maximum is {len(stages)}"
+            )
+        return [module for _, module in stages[:freeze_stages]]
+    raise ScalegridError(f"finetune.policy={policy!r} is unknown; choose one of {', '.join(POLICIES)}")
+
+
+def freeze(modules: list[nn.Module], train_bn: bool) -> None:
+    """Stop gradients to ``modules`` (BatchNorm layers keep training when ``train_bn``)."""
+    for module in modules:
+        for layer in module.modules():
+            keep = train_bn and isinstance(layer, _BatchNorm)
+            for parameter in layer.parameters(recurse=False):
+                parameter.requires_grad = keep
+
+
+def set_frozen_eval(modules: list[nn.Module], train_bn: bool) -> None:
+    """Put frozen modules in eval mode (dropout off, BatchNorm statistics fixed)."""
+    for module in modules:
+        module.eval()  # recursive
+        if train_bn:
+            for layer in module.modules():
+                if isinstance(layer, _BatchNorm):
+                    layer.train()

@@ -1,1 +1,0 @@
-"""Aggregating a grid's results into a table, figures and a Markdown report."""

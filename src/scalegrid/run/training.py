@@ -1,0 +1,325 @@
+"""``train(cfg)``: one run from a composed config, in five phases that each read alone.
+
+compose (the settings the run reads) → build (data, network, LightningModule, Trainer) → fit → test → record
+(``results.json`` through the results contract, TensorBoard's hyperparameters, the summary line).
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import pytorch_lightning as pl
+from hydra.utils import instantiate
+from omegaconf import DictConfig, OmegaConf
+from pytorch_lightning.callbacks import LearningRateMonitor
+
+from scalegrid.confusion import per_class_accuracy
+from scalegrid.contract.identity import weights_tag
+from scalegrid.contract.results import (
+    RESULTS_FILE,
+    RunResult,
+    RunStatus,
+    library_versions,
+    resolved_config,
+    write_result,
+)
+from scalegrid.data.create import create_datamodule, data_options
+from scalegrid.errors import ScalegridError, TrainingDiverged
+from scalegrid.hydra_job import current_overrides, in_multirun
+from scalegrid.models.registry import count_parameters, create_model_from_config
+from scalegrid.models.weights import initialise
+from scalegrid.run.budget import training_budget
+from scalegrid.run.classifier import ImageClassifier
+from scalegrid.run.finetune import FinetunePolicy
+from scalegrid.run.gpu_slots import claim_free_gpu
+from scalegrid.run.lightning_adapter import relaunches_command
+from scalegrid.run.performance import set_torch_threads
+from scalegrid.run.resume import ResumableRun, ResumePoint, find_resume_point
+from scalegrid.run.throughput import TrainThroughput
+
+BEST_CHECKPOINT_CALLBACK = "model_checkpoint"  # runtime.callbacks entry whose monitor/mode come from ``selection``
+
+
+def train(cfg: DictConfig) -> RunResult:
+    """Seed, build data and model, fit, test the selected checkpoint, and write ``results.json``; returns the result."""
+    if not cfg.runtime.claim_gpu:
+        return _train(cfg, cfg.trainer.devices)
+    import torch
+
+    with claim_free_gpu(torch.cuda.device_count()) as gpu:  # trainer=gpu_per_job: held while this run trains
+        print(f"[scalegrid] training on GPU {gpu} (claimed for this run)", flush=True)
+        return _train(cfg, [gpu])
+
+
+def _train(cfg: DictConfig, devices: Any) -> RunResult:
+    settings = compose(cfg)
+    run = build(cfg, settings, devices)
+    try:
+        fitted = fit(run)
+    except TrainingDiverged as diverged:
+        return record_divergence(run, str(diverged))
+    return record(cfg, run, fitted, final_test(run))
+
+
+# --- compose -----------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RunSettings:
+    """What the run reads from its config, resolved once: plain data, seeded and threaded."""
+
+    run_dir: Path
+    config: dict[str, Any]  # the whole resolved config, Hydra's block left out: stored in results and checkpoints
+    threads: int
+
+
+def compose(cfg: DictConfig) -> RunSettings:
+    pl.seed_everything(cfg.seed, workers=True)
+    threads = set_torch_threads(cfg.runtime.threads)
+    return RunSettings(Path(cfg.runtime.paths.output_dir), resolved_config(cfg), threads)
+
+
+# --- build -------------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class BuiltRun:
+    """Everything the fit and test phases need, and what the record phase reports about how it was built."""
+
+    settings: RunSettings
+    datamodule: pl.LightningDataModule
+    module: ImageClassifier
+    trainer: pl.Trainer
+    loggers: list[Any]
+    throughput: TrainThroughput
+    resume: ResumePoint | None
+    description: dict[str, Any]  # the result fields known before training (weights, sizes, parameter counts)
+
+
+def build(cfg: DictConfig, settings: RunSettings, devices: Any) -> BuiltRun:
+    config = settings.config
+    model_config = config["model"]
+    weights = model_config.get("weights")
+    datamodule = create_datamodule(
+        data_options(config), shuffle_seed=cfg.seed, imagenet_statistics=weights == "imagenet"
+    )
+    datamodule.prepare_data()
+    datamodule.setup("fit")
+
+    network = create_model_from_config(model_config, datamodule.num_classes, datamodule.input_shape)
+    weights_report = initialise(
+        network,
+        model_config["name"],
+        weights,
+        arch=model_config.get("arch"),
+        download=cfg.runtime.download_weights,
+        class_names=list(datamodule.class_names),
+    )
+    finetune = FinetunePolicy(**config["finetune"], backbone_lr_scale=config["optim"].get("backbone_lr_scale", 1.0))
+    finetune.apply(network)
+    params_total, params_trainable = count_parameters(network)
+    module = ImageClassifier(
+        network,
+        num_classes=datamodule.num_classes,
+        optim=config["optim"],
+        sched=config["sched"],
+        label_smoothing=config["loss"]["label_smoothing"],
+        class_names=list(datamodule.class_names),
+        channels_last=cfg.runtime.channels_last,
+        compile=cfg.runtime.compile,
+        finite_check_every_n_steps=cfg.runtime.finite_check_every_n_steps,
+    )
+
+    throughput = TrainThroughput()
+    loggers = [instantiate(block) for block in _target_blocks(cfg.runtime.get("logger"))]
+    callbacks = [*_callbacks(cfg), throughput, finetune, ResumableRun(config)]
+    if not loggers:  # the learning-rate monitor refuses to run without a logger: with logger=none it has nothing to do
+        callbacks = [callback for callback in callbacks if not isinstance(callback, LearningRateMonitor)]
+    budget = training_budget(cfg.budget, cfg.trainer.max_epochs, datamodule.train_pool_size, datamodule.batch_size)
+    trainer_options = {
+        **OmegaConf.to_container(cfg.trainer, resolve=True),
+        "devices": devices,
+        "default_root_dir": str(settings.run_dir),  # Lightning's own files go into the run directory
+        "use_distributed_sampler": False,  # scalegrid's loaders shard batches across DDP ranks themselves
+        **budget,
+    }
+    trainer: pl.Trainer = instantiate(trainer_options, callbacks=callbacks, logger=loggers or False)
+    _refuse_rank_processes_in_a_sweep(trainer)
+
+    checkpoint = trainer.checkpoint_callback
+    resume = find_resume_point(checkpoint.dirpath if checkpoint is not None else None, config)
+    if resume is not None and trainer.is_global_zero:
+        print(f"[scalegrid] resuming from {resume.describe()}", flush=True)
+    description = {
+        "weights": weights,
+        "weights_loaded": None if weights_report is None else asdict(weights_report),
+        "finetune": config["finetune"]["policy"],
+        "params_total": params_total,
+        "params_trainable": params_trainable,
+        "train_size": len(datamodule.train_set),
+        "val_size": len(datamodule.val_set),
+        "test_size": len(datamodule.test_set),
+        "resumed_from": None if resume is None else {"epoch": resume.epoch, "global_step": resume.global_step},
+    }
+    return BuiltRun(settings, datamodule, module, trainer, loggers, throughput, resume, description)
+
+
+def _target_blocks(group: DictConfig | None) -> list[DictConfig]:
+    """The named ``_target_`` blocks of a config group that holds them (callbacks, loggers); empty ones skipped."""
+    return [block for block in (group or {}).values() if block is not None and "_target_" in block]
+
+
+def _callbacks(cfg: DictConfig) -> list[pl.Callback]:
+    """Bookkeeping callbacks (runtime.callbacks; the best checkpoint chosen by ``selection``), then any that change
+    training (``callbacks``, outside runtime)."""
+    callbacks = []
+    for name, block in (cfg.runtime.get("callbacks") or {}).items():
+        if block is None or "_target_" not in block:
+            continue
+        chosen_by = {"monitor": cfg.selection.monitor, "mode": cfg.selection.mode}
+        callbacks.append(instantiate(block, **chosen_by) if name == BEST_CHECKPOINT_CALLBACK else instantiate(block))
+    return callbacks + [instantiate(block) for block in _target_blocks(cfg.get("callbacks"))]
+
+
+def _refuse_rank_processes_in_a_sweep(trainer: pl.Trainer) -> None:
+    """DDP that starts its rank processes by re-running the command cannot do so inside a ``-m`` sweep."""
+    if in_multirun() and relaunches_command(trainer):
+        raise ScalegridError(
+            f"trainer.devices={trainer.num_devices} with trainer.strategy=ddp inside a -m sweep: Lightning starts the "
+            "other ranks by re-running the command, which would re-run the whole sweep. Run multi-device cells as "
+            "single runs, on SLURM (hydra/launcher=slurm hydra.launcher.tasks_per_node=<devices>), or use "
+            "trainer.strategy=ddp_spawn"
+        )
+
+
+# --- fit ---------------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Fitted:
+    seconds: float
+    val_acc_history: list[float]
+    images_per_epoch: int | None  # summed over DDP ranks
+    timings: dict[str, Any]
+
+
+def fit(run: BuiltRun) -> Fitted:
+    started = time.perf_counter()
+    checkpoint = None if run.resume is None else str(run.resume.checkpoint)
+    run.trainer.fit(run.module, datamodule=run.datamodule, ckpt_path=checkpoint)
+    seconds = time.perf_counter() - started
+    images = run.trainer.callback_metrics.get("train/images")
+    # Testing restores the best checkpoint, and with it an older history and older timings: keep this run's now.
+    timings = dict(images_per_second=run.throughput.images_per_second, **run.throughput.state_dict())
+    return Fitted(seconds, list(run.module.val_acc_history), None if images is None else int(images), timings)
+
+
+# --- test --------------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Tested:
+    metrics: dict[str, float]
+    seconds: float
+    checkpoint: str | None  # the checkpoint tested (None: the weights in memory)
+
+
+def final_test(run: BuiltRun) -> Tested:
+    checkpoint = run.trainer.checkpoint_callback
+    best = (checkpoint.best_model_path if checkpoint is not None else "") or None
+    started = time.perf_counter()
+    (metrics,) = run.trainer.test(run.module, datamodule=run.datamodule, ckpt_path=best, verbose=False)
+    return Tested(metrics, time.perf_counter() - started, best)
+
+
+# --- record ------------------------------------------------------------------------------------------------------
+
+
+def record(cfg: DictConfig, run: BuiltRun, fitted: Fitted, tested: Tested) -> RunResult:
+    history = fitted.val_acc_history
+    best_epoch = max(range(len(history)), key=history.__getitem__) if history else None
+    confusion = run.module.test_confusion_matrix
+    result = RunResult(
+        status=RunStatus.COMPLETED,
+        test_acc=tested.metrics["test/acc"],
+        test_loss=tested.metrics["test/loss"],
+        best_val_acc=history[best_epoch] if history else None,
+        best_epoch=best_epoch,
+        val_acc_history=history,
+        per_class_acc=per_class_accuracy(confusion),
+        confusion_matrix=confusion,
+        class_names=list(run.datamodule.class_names),
+        **run.description,
+        epochs=run.trainer.current_epoch,
+        fit_seconds=fitted.seconds,
+        test_seconds=tested.seconds,
+        train_images_per_second=fitted.timings["images_per_second"],
+        torch_threads=run.settings.threads,
+        epoch_seconds=fitted.timings["epoch_seconds"],
+        train_epoch_seconds=fitted.timings["train_epoch_seconds"],
+        best_checkpoint=tested.checkpoint,
+        world_size=run.trainer.world_size,
+        train_images_per_epoch=fitted.images_per_epoch,
+        overrides=current_overrides(),
+        config=run.settings.config,
+        versions=library_versions(),
+    )
+    if run.trainer.is_global_zero:  # under DDP every rank gets here; one writes
+        _log_final_metrics(run.loggers, run.settings.config, result)
+        write_result(run.settings.run_dir, result)
+        print(summary_line(cfg, result, run.settings.run_dir), flush=True)
+    return result
+
+
+def record_divergence(run: BuiltRun, message: str) -> RunResult:
+    """``results.json`` with ``status: diverged`` and what happened; one line on stderr."""
+    result = RunResult(
+        status=RunStatus.DIVERGED,
+        error=message,
+        val_acc_history=list(run.module.val_acc_history),
+        epochs=run.trainer.current_epoch,
+        global_step=run.trainer.global_step,
+        **run.description,
+        overrides=current_overrides(),
+        config=run.settings.config,
+        versions=library_versions(),
+    )
+    if run.trainer.is_global_zero:
+        path = write_result(run.settings.run_dir, result)
+        print(f"scalegrid: diverged: {message} (recorded in {path})", file=sys.stderr, flush=True)
+    return result
+
+
+def _log_final_metrics(loggers: list[Any], config: dict[str, Any], result: RunResult) -> None:
+    """TensorBoard: the run's hyperparameters with its final metrics (HPARAMS tab), and the confusion matrix image."""
+    from pytorch_lightning.loggers import TensorBoardLogger
+
+    from scalegrid.confusion import confusion_figure
+
+    for logger in loggers:
+        if isinstance(logger, TensorBoardLogger):
+            metrics = {
+                f"hp/{key}": getattr(result, key)
+                for key in ("test_acc", "test_loss", "best_val_acc")
+                if getattr(result, key) is not None
+            }
+            logger.log_hyperparams(config, metrics=metrics)
+            title = "test confusion (row-normalised, %)"
+            figure = confusion_figure(result.confusion_matrix, result.class_names, title)
+            logger.experiment.add_figure("test/confusion_matrix", figure, global_step=result.epochs)
+            logger.experiment.flush()
+
+
+def summary_line(cfg: DictConfig, result: RunResult, run_dir: Path) -> str:
+    return (
+        f"[scalegrid] {cfg.model.name} ({weights_tag(result.weights)}, {result.finetune}) on {cfg.data.name} "
+        f"(fraction {cfg.data.fraction:g}, "
+        f"{result.train_size} train images): test_acc={result.test_acc:.4f} "
+        f"test_loss={result.test_loss:.4f} best_val_acc={result.best_val_acc:.4f} "
+        f"(epoch {result.best_epoch}) params={result.params_trainable:,}/{result.params_total:,} "
+        f"fit {result.fit_seconds:.1f}s -> {run_dir / RESULTS_FILE}"
+    )

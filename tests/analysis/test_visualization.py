@@ -1,0 +1,66 @@
+"""src/visualize.py on a finished tiny run: feature maps, filters and Grad-CAM, and one line for a wrong layer."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import matplotlib.image as mpimg
+import pytest
+import torch
+from conftest import run_script
+
+from scalegrid.analysis.visualization import activation_of, feature_map_figure, find_layer, grad_cam
+from scalegrid.errors import ScalegridError
+from scalegrid.models import create_model
+
+
+def _visualize(*args: str) -> subprocess.CompletedProcess:
+    return run_script("visualize.py", list(args))
+
+
+def test_feature_maps_filters_and_grad_cam_of_a_run(finished_run: Path, tmp_path: Path) -> None:
+    from PIL import Image
+
+    picture = tmp_path / "mine.png"
+    Image.new("RGB", (40, 30), (200, 40, 40)).save(picture)
+    completed = _visualize(f"run={finished_run}", f"images=[0,{picture}]", "layers=[0,3]")
+    assert completed.returncode == 0, completed.stderr[-2000:]
+    out = finished_run / "visualize"
+    for name in ("filters", "gradcam_test0", "gradcam_mine", "features_test0_0", "features_mine_3"):
+        pixels = mpimg.imread(out / f"{name}.png")
+        assert pixels.shape[0] > 100 and pixels.std() > 0.01, name
+
+
+def test_feature_map_figures_have_a_panel_per_channel() -> None:
+    network = create_model("resnet18", num_classes=10, input_shape=(3, 32, 32)).eval()
+    activation = activation_of(network, find_layer(network, "layer1"), torch.randn(1, 3, 32, 32))
+    assert activation.shape == (1, 64, 8, 8)
+    figure = feature_map_figure(activation, channels=16, title="layer1")
+    assert sum(1 for axis in figure.axes if axis.images) == 16
+    figure = feature_map_figure(activation[:, :5], channels=16, title="five")
+    assert sum(1 for axis in figure.axes if axis.images) == 5
+    with pytest.raises(ScalegridError, match="not a feature map"):
+        feature_map_figure(torch.randn(1, 10), channels=16, title="head")
+
+
+def test_grad_cam_is_a_map_of_the_input_size() -> None:
+    network = create_model("resnet18", num_classes=10, input_shape=(3, 32, 32)).eval()
+    cam, predicted = grad_cam(network, find_layer(network, "layer4.1.conv2"), torch.randn(1, 3, 32, 32))
+    assert cam.shape == (32, 32) and 0 <= cam.min() and cam.max() <= 1 and 0 <= predicted < 10
+
+
+def test_a_wrong_layer_name_lists_the_valid_ones(finished_run: Path) -> None:
+    completed = _visualize(f"run={finished_run}", "layers=[layer9]")
+    assert completed.returncode == 2
+    (line,) = completed.stderr.strip().splitlines()
+    assert line.startswith("scalegrid: error: layers: no layer 'layer9' in this network; valid names:")
+    assert "valid names: backbone, 0, 1, 2," in line
+
+
+def test_grad_cam_defaults_to_the_last_block_with_a_real_map() -> None:
+    from scalegrid.analysis.visualization import grad_cam_layer
+
+    network = create_model("resnet18", num_classes=10, input_shape=(3, 32, 32)).eval()
+    assert grad_cam_layer(network, torch.randn(1, 3, 32, 32)) == "layer2"  # 4x4; layer3 is 2x2, layer4 1x1
+    assert grad_cam_layer(network, torch.randn(1, 3, 128, 128)) == "layer4"

@@ -1,0 +1,206 @@
+"""Grids through the real `-m` path: stable cell folders, skipping finished cells, failures recorded, the report."""
+
+import csv
+import json
+import statistics
+import subprocess
+import sys
+
+import pytest
+from conftest import FAST_TRAINER, TINY_DATA, run_train
+from matplotlib import image as mpimg
+
+from scalegrid import PROJECT_ROOT
+from scalegrid.contract.config_versions import migrate
+from scalegrid.contract.identity import identity_differences, weights_tag
+from scalegrid.errors import ScalegridError
+from scalegrid.run.budget import training_budget
+
+GRID_AXES = ["model=mnist_net,simple_cnn", "data.fraction=0.5,1.0", "seed=0,1"]
+
+
+def grid_args(root, grid_dir, *axes):
+    return [
+        "-m",
+        "hydra=grid",
+        "data=mnist",
+        f"runtime.data.root={root}",
+        f"hydra.sweep.dir={grid_dir}",
+        *TINY_DATA,
+        *FAST_TRAINER,
+        "trainer.max_epochs=1",
+        *axes,
+    ]
+
+
+@pytest.fixture(scope="module")
+def finished_grid(tmp_path_factory):
+    from conftest import write_mnist
+
+    base = tmp_path_factory.mktemp("grid")
+    root = write_mnist(base / "data")
+    grid_dir = base / "grid"
+    first = run_train(grid_args(root, grid_dir, *GRID_AXES))
+    assert first.returncode == 0, first.stderr[-3000:]
+    return root, grid_dir, first
+
+
+def test_every_cell_completes_in_its_stable_folder(finished_grid):
+    _, grid_dir, first = finished_grid
+    expected = {
+        f"{model}/frac{fraction}/scratch/full/seed{seed}"
+        for model in ("mnist_net", "simple_cnn")
+        for fraction in ("0.5", "1.0")
+        for seed in (0, 1)
+    }
+    found = {
+        str(path.parent.relative_to(grid_dir)) for path in grid_dir.rglob("results.json") if "report" not in str(path)
+    }
+    assert found == expected
+    assert all(json.loads((grid_dir / cell / "results.json").read_text())["status"] == "completed" for cell in expected)
+    assert "8 cells: 8 trained, 0 skipped (already finished), 0 diverged, 0 failed" in first.stdout
+
+
+def test_second_invocation_skips_every_cell_without_training(finished_grid):
+    root, grid_dir, _ = finished_grid
+    stamps = {path: path.stat().st_mtime_ns for path in grid_dir.rglob("results.json")}
+    again = run_train(grid_args(root, grid_dir, *GRID_AXES))
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert "8 cells: 0 trained, 8 skipped (already finished), 0 diverged, 0 failed" in again.stdout
+    assert "test_loss=" not in again.stdout  # no run printed a training summary
+    assert {path: path.stat().st_mtime_ns for path in stamps} == stamps
+
+
+def test_a_failing_cell_is_recorded_and_the_grid_goes_on(mnist_root, tmp_path):
+    grid_dir = tmp_path / "grid"
+    proc = run_train(grid_args(mnist_root, grid_dir, "model=mnist_net", f"model.weights=null,{tmp_path}/absent.ckpt"))
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    statuses = {
+        path.parent.relative_to(grid_dir).parts[2]: json.loads(path.read_text())
+        for path in grid_dir.rglob("results.json")
+    }
+    assert statuses["scratch"]["status"] == "completed"
+    (failed,) = [value for key, value in statuses.items() if key != "scratch"]
+    assert failed["status"] == "failed" and "no such file" in failed["error"]
+    assert "1 trained, 0 skipped (already finished), 0 diverged, 1 failed" in proc.stdout
+
+
+def test_report_aggregates_the_grid(finished_grid):
+    _, grid_dir, _ = finished_grid
+    proc = subprocess.run(
+        [sys.executable, str(PROJECT_ROOT / "src" / "report.py"), str(grid_dir)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    report = grid_dir / "report"
+    with open(report / "results.csv") as stream:
+        rows = list(csv.DictReader(stream))
+    assert len(rows) == 8 and {"model", "data.fraction", "seed", "test_acc", "status", "fit_seconds"} <= set(rows[0])
+    markdown = (report / "report.md").read_text()
+    for model in ("mnist_net", "simple_cnn"):
+        for fraction in ("0.5", "1.0"):
+            accuracies = [float(r["test_acc"]) for r in rows if r["model"] == model and r["data.fraction"] == fraction]
+            mean, std = 100 * statistics.mean(accuracies), 100 * statistics.stdev(accuracies)
+            assert f"| {model} | {fraction} | 2/2 | {mean:.2f} ± {std:.2f} |" in markdown
+    assert "0 expected runs missing" in markdown
+    for name in ("accuracy_vs_size", "accuracy_vs_time", "learning_curves", "confusion_best", "confusion_worst"):
+        pixels = mpimg.imread(report / f"{name}.png")
+        assert pixels.shape[0] >= 300 and pixels.shape[1] >= 400 and pixels.std() > 0.01, name
+        assert f"({name}.png)" in markdown
+
+
+def test_report_on_a_partial_grid_says_so(finished_grid, tmp_path):
+    import shutil
+
+    _, grid_dir, _ = finished_grid
+    partial = tmp_path / "partial"
+    shutil.copytree(grid_dir, partial)
+    shutil.rmtree(partial / "simple_cnn" / "frac0.5" / "scratch" / "full" / "seed1")
+    from scalegrid.analysis.report import build_report
+
+    markdown = build_report(partial).read_text()
+    assert "1 expected runs missing. **This grid is partial.**" in markdown
+    assert "model=simple_cnn, data.fraction=0.5, seed=1" in markdown
+
+
+def test_report_on_an_empty_folder_is_one_line_and_exit_code_2(tmp_path):
+    proc = subprocess.run(
+        [sys.executable, str(PROJECT_ROOT / "src" / "report.py"), str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 2 and proc.stderr.strip().count("\n") == 0 and "holds no runs" in proc.stderr
+
+
+def test_weights_tags_name_the_initialisation():
+    assert weights_tag(None) == "scratch" and weights_tag("imagenet") == "imagenet"
+    assert weights_tag("/o/grids/src/resnet18/seed0/checkpoints/last.ckpt") == "from_resnet18_seed0"
+
+
+def test_budgets():
+    assert training_budget("epochs", 10, 45_000, 128) == {"max_epochs": 10, "max_steps": -1}
+    assert training_budget("steps", 10, 45_000, 128) == {"max_epochs": -1, "max_steps": 3520}
+    with pytest.raises(ScalegridError, match="budget='minutes'"):
+        training_budget("minutes", 10, 45_000, 128)
+
+
+def test_a_finished_cell_made_with_another_configuration_is_refused(finished_grid, tmp_path):
+    import shutil
+
+    root, grid_dir, _ = finished_grid
+    copy = tmp_path / "grid"
+    shutil.copytree(grid_dir, copy)
+    cell = copy / "mnist_net" / "frac0.5" / "scratch" / "full" / "seed0" / "results.json"
+    results = json.loads(cell.read_text())
+    results["config"]["optim"]["lr"] = 0.5  # as if the experiment file had been edited since
+    cell.write_text(json.dumps(results))
+    proc = run_train(grid_args(root, copy, *GRID_AXES))
+    lines = [line for line in proc.stderr.splitlines() if line.strip()]
+    assert proc.returncode == 2 and len(lines) == 1, proc.stderr[-2000:]
+    assert "holds a finished run with other settings (optim.lr: 0.5 -> 0.05)" in lines[0]
+
+
+def test_speed_and_location_settings_of_a_version_1_config_do_not_make_a_cell_different():
+    """Version 1 kept the cache, workers and data root inside data: once migrated they are runtime settings."""
+    stored = {"data": {"cache": False, "cache_dir": "/a", "num_workers": 2, "root": "/x", "image_size": 224}}
+    faster = {"data": {"image_size": 224}, "runtime": {"data": {"cache": True, "cache_dir": "/b", "root": "/y"}}}
+    assert identity_differences(migrate(stored, None), faster) == []
+    other = {**faster, "data": {"image_size": 128}}
+    assert identity_differences(migrate(stored, None), other) == ["data.image_size: 224 -> 128"]
+
+
+def test_a_version_1_cell_with_checkpoint_settings_keeps_its_identity_but_early_stopping_changes_it():
+    """Checkpoint bookkeeping moved under runtime; the tested checkpoint's monitor moved to selection (defining)."""
+    before = {"callbacks": {"model_checkpoint": {"save_last": True, "monitor": "val/acc"}}, "optim": {"lr": 0.05}}
+    now = {
+        "runtime": {"callbacks": {"model_checkpoint": {"save_top_k": 1}, "last_checkpoint": {"every_n_epochs": 1}}},
+        "selection": {"monitor": "val/acc"},
+        "optim": {"lr": 0.05},
+    }
+    assert identity_differences(migrate(before, None), now) == []
+    assert identity_differences(migrate(before, None), {**now, "optim": {"lr": 0.1}}) == ["optim.lr: 0.05 -> 0.1"]
+    stopping = {**now, "callbacks": {"early_stopping": {"patience": 3}}}
+    assert identity_differences(migrate(before, None), stopping) == ["callbacks.early_stopping.patience: None -> 3"]
+    tested_by_loss = {**now, "selection": {"monitor": "val/loss"}}
+    assert identity_differences(migrate(before, None), tested_by_loss) == ["selection.monitor: val/acc -> val/loss"]
+
+
+@pytest.mark.slow
+def test_a_grid_written_by_version_1_is_skipped_by_the_same_command_with_its_old_keys(tmp_path):
+    """tests/fixtures/v1_grid was written by commit b25bc6b; its own command, old key names and all, skips it."""
+    import shutil
+
+    from conftest import write_cifar10
+
+    v1_grid = PROJECT_ROOT / "tests" / "fixtures" / "v1_grid"
+    shutil.copytree(v1_grid, tmp_path / "out" / "grids" / "v1_grid")
+    stored = json.loads((v1_grid / "simple_cnn/frac1.0/scratch/full/seed0/results.json").read_text())["overrides"]
+    keep = [o for o in stored if not o.startswith(("seed=", "data.root=", "paths.log_dir="))]
+    data = write_cifar10(tmp_path / "data")  # the data moved: data.root is a runtime setting
+    proc = run_train(["-m", *keep, "seed=0,1", f"data.root={data}", f"paths.log_dir={tmp_path / 'out'}"])
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "2 cells: 0 trained, 2 skipped (already finished)" in proc.stdout
+    assert "[scalegrid] note: data.root is now runtime.data.root" in proc.stdout

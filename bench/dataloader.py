@@ -22,6 +22,7 @@ from torch.utils.data import DataLoader, Subset
 from torchvision import transforms
 from torchvision.datasets import CIFAR10
 
+from scalegrid.contract.config_versions import AUGMENT_PRESETS
 from scalegrid.data import cifar
 from scalegrid.data.datamodule import BuiltinDataModule
 from scalegrid.data.subsets import split_train_val
@@ -56,7 +57,9 @@ def main() -> None:
     torch.set_num_threads(available_cores())
 
     root = data_dir("cifar-10-batches-py")
-    datamodule = BuiltinDataModule("cifar10", str(root), batch_size=args.batch_size, augment="standard", download=False)
+    datamodule = BuiltinDataModule(
+        "cifar10", str(root), batch_size=args.batch_size, augment=AUGMENT_PRESETS["standard"], download=False
+    )
     datamodule.prepare_data()
     datamodule.setup("fit")
     pipeline = transforms.Compose(

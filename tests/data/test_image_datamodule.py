@@ -158,11 +158,11 @@ def test_decoding_in_worker_processes_trains(image_folder: Path, tmp_path: Path)
 @pytest.mark.parametrize(
     ("override", "message"),
     [
-        ("data.augment=mixup", "data.augment='mixup' is unknown"),
+        ("data.augment.crop=mixup", "data.augment.crop='mixup' is unknown"),
         ("data.on_bad_image=ignore", "data.on_bad_image='ignore' is unknown"),
         ("data.val_size=0", r"data.val_size=0 must be a share in \(0, 1\)"),
         ("data.resize_size=16", "data.resize_size=16 must be at least data.image_size=32"),
-        ("data.crop_scale=[0.5,0.1]", r"data.crop_scale=\[0.5, 0.1\] must be \[low, high\]"),
+        ("data.crop_scale=[0.5,0.1]", r"data.augment.crop_scale=\[0.5, 0.1\] must be \[low, high\]"),  # old name
         ("+data.colour=red", "data: .*unexpected keyword argument 'colour'; see conf/data/image_folder.yaml"),
     ],
 )

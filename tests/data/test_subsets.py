@@ -67,10 +67,25 @@ def test_fraction_that_empties_a_class_is_refused(labels):
         nested_fraction(labels, np.arange(len(labels)), 0.001, 0)
 
 
-@pytest.mark.parametrize("val_size", [0, 600, 1.5, -3])
+@pytest.mark.parametrize("val_size", [600, 1.5, -3])
 def test_bad_val_size_is_refused(val_size):
     with pytest.raises(ScalegridError, match="data.val_size"):
         resolve_val_size(val_size, 600)
+
+
+def test_val_size_zero_keeps_the_whole_training_set():
+    labels = np.repeat(np.arange(3), 4)
+    pool, val = split_train_val(labels, 0, seed=0)
+    assert resolve_val_size(0, 600) == 0 and len(val) == 0 and np.array_equal(pool, np.arange(12))
+
+
+def test_a_given_val_split_without_a_test_split_becomes_the_test_split():
+    labels = np.repeat(np.arange(2), 10)
+    given = np.array(["train"] * 7 + ["val"] * 3 + ["train"] * 7 + ["val"] * 3)
+    train, val, test = split_by_shares(labels, given, 0.2, 0.1, 0, ("a", "b"))
+    assert np.array_equal(test, np.flatnonzero(given == "val"))  # reported, never used for selection
+    assert set(val) <= set(np.flatnonzero(given == "train")) and len(val) == 2  # carved from train, 0.2 of each
+    assert not set(train) & (set(val) | set(test))
 
 
 def test_largest_remainder_sums_exactly():

@@ -54,13 +54,26 @@ def test_linear_probe_trains_only_the_head_and_keeps_batchnorm_statistics(cifar_
     assert count_parameters(network) == (11_181_642, 5_130)
 
 
-def test_train_bn_lets_frozen_batchnorm_statistics_move(cifar_root):
+@pytest.mark.parametrize(
+    ("frozen_bn", "statistics_move", "weights_move"),
+    [("frozen", False, False), ("updating", True, False), ("trainable", True, True)],
+)
+def test_the_three_batchnorm_behaviours_of_frozen_layers(cifar_root, frozen_bn, statistics_move, weights_move):
+    """Study B3 froze layers by requires_grad=False in train mode: statistics move, weights do not ("updating")."""
     network = create_model("resnet18", num_classes=10, input_shape=(3, 32, 32))
     before = copy.deepcopy(network.state_dict())
-    _, states = fit(cifar_root, network, FinetunePolicy("linear_probe", train_bn=True))
+    _, states = fit(cifar_root, network, FinetunePolicy("freeze_stages", freeze_stages=5, frozen_bn=frozen_bn))
     moved = changed(before, states[-1], "backbone.")
-    assert "backbone.bn1.running_mean" in moved and "backbone.bn1.weight" in moved
-    assert not any(key.endswith("conv1.weight") for key in moved)
+    frozen_statistics = {"backbone.bn1.running_mean", "backbone.layer1.0.bn1.running_var"}
+    assert frozen_statistics <= moved if statistics_move else not frozen_statistics & moved
+    assert ("backbone.bn1.weight" in moved) is weights_move
+    assert not any(key.startswith(("backbone.conv1.", "backbone.layer1.0.conv1.")) for key in moved)
+    assert "backbone.layer2.0.bn1.running_mean" in moved  # a trained stage moves in every mode
+
+
+def test_an_unknown_batchnorm_behaviour_is_refused():
+    with pytest.raises(ScalegridError, match="finetune.frozen_bn='thawed' is unknown; choose one of frozen, updating"):
+        FinetunePolicy("freeze_stages", freeze_stages=5, frozen_bn="thawed")
 
 
 def test_freeze_stages_freezes_exactly_the_first_n(cifar_root):

@@ -12,7 +12,8 @@ from typing import Any
 
 from scalegrid.contract.identity import flatten
 
-CONFIG_VERSION = 2  # 1: before the runtime subtree (commit b25bc6b and earlier); 2: runtime/, selection, budget
+CONFIG_VERSION = 3  # 1: before the runtime subtree (commit b25bc6b and earlier); 2: runtime/, selection, budget;
+# 3: sched.t_max, finetune.frozen_bn, data.augment as settings
 
 # Version 1 -> 2: settings that change only where things go or how fast moved under ``runtime``; the choice of the
 # tested checkpoint moved out of the (bookkeeping) checkpoint callback; the step budget left the Trainer block.
@@ -70,9 +71,9 @@ def _nest(flat: dict[str, Any]) -> dict[str, Any]:
 def migrate(config: dict[str, Any], version: int | None) -> dict[str, Any]:
     """A stored config of ``version`` (None: version 1, which did not say) in the current layout; a new dict.
 
-    Keys move; no defining key is invented. A setting a later version adds is filled in here only with the value
-    that reproduces what the old version did (none so far outside ``runtime``); otherwise it stays missing, and a
-    cell stored without it differs from a current one that has it.
+    Keys move, and values change form; no defining setting is invented. A setting a later version adds is filled
+    in here only with the value that reproduces what the old version did (``sched.t_max: null`` is the old cosine
+    horizon); otherwise it stays missing, and a cell stored without it differs from a current one that has it.
     """
     version = 1 if version is None else int(version)
     if version > CONFIG_VERSION:
@@ -81,21 +82,53 @@ def migrate(config: dict[str, Any], version: int | None) -> dict[str, Any]:
         raise ScalegridError(
             f"a stored config of version {version} is newer than this scalegrid ({CONFIG_VERSION}): update scalegrid"
         )
-    if version >= 2:
-        return copy.deepcopy(config)
-    flat = {}
-    for key, value in flatten(config).items():
+    flat = {key: copy.deepcopy(value) for key, value in flatten(config).items()}
+    for step in MIGRATIONS[version - 1 :]:
+        flat = step(flat)
+    return _nest(flat)
+
+
+def _to_version_2(flat: dict[str, Any]) -> dict[str, Any]:
+    moved = {}
+    for key, value in flat.items():
         if key == "trainer.devices" and value == ONE_FREE_GPU:
-            flat["runtime.claim_gpu"], value = True, 1
+            moved["runtime.claim_gpu"], value = True, 1
         target, _ = new_key(key)
         if target is not None:
-            flat[target] = value
-    flat.setdefault("runtime.claim_gpu", False)
-    return _nest({key: value for key, value in flat.items() if key})
+            moved[target] = value
+    moved.setdefault("runtime.claim_gpu", False)
+    return moved
+
+
+def _to_version_3(flat: dict[str, Any]) -> dict[str, Any]:
+    """Version 3: the cosine horizon, the three BatchNorm behaviours of frozen layers, one augmentation vocabulary."""
+    flat = dict(flat)
+    if flat.get("sched.name") == "cosine":
+        flat.setdefault("sched.t_max", None)  # null: the whole fit, as before
+    if "finetune.train_bn" in flat:
+        flat["finetune.frozen_bn"] = "trainable" if flat.pop("finetune.train_bn") else "frozen"
+    if isinstance(flat.get("data.augment"), str):
+        crop_scale = flat.pop("data.crop_scale", None)
+        preset = dict(AUGMENT_PRESETS[flat.pop("data.augment")])
+        if crop_scale is not None:
+            preset["crop_scale"] = crop_scale
+        flat.update({f"data.augment.{key}": value for key, value in preset.items()})
+    return flat
+
+
+MIGRATIONS = (_to_version_2, _to_version_3)  # MIGRATIONS[v - 1] brings version v to v + 1
+# Version 2's data.augment names as version 3's settings (conf/augment/<name>.yaml holds the same values).
+_NO_AUGMENT = {"resize_first": False, "crop": "none", "crop_padding": 4, "crop_scale": [0.08, 1.0], "flip": 0.0}
+AUGMENT_PRESETS: dict[str, dict[str, Any]] = {
+    "none": {**_NO_AUGMENT, "rotation": 0.0},
+    "standard": {**_NO_AUGMENT, "crop": "reflect_pad", "flip": 0.5, "rotation": 0.0},
+    "random_crop": {**_NO_AUGMENT, "crop": "random", "flip": 0.5, "rotation": 0.0},
+    "random_resized_crop": {**_NO_AUGMENT, "crop": "random_resized", "flip": 0.5, "rotation": 0.0},
+}
 
 
 def rename_override(override: str) -> tuple[str | None, str | None]:
-    """A command-line override with a version-1 key rewritten: (the override or None when dropped, a note or None).
+    """A command-line override with an older key rewritten: (the override or None when dropped, a note or None).
 
     Group selections (``logger=none``) and Hydra's own keys are left alone.
     """
@@ -106,6 +139,13 @@ def rename_override(override: str) -> tuple[str | None, str | None]:
         return override, None
     if key == "trainer.devices" and value == ONE_FREE_GPU:
         return "runtime.claim_gpu=true", f"trainer.devices={ONE_FREE_GPU} is now runtime.claim_gpu=true"
+    if key == "data.augment" and value in AUGMENT_PRESETS:  # version 2's names are version 3's presets
+        return f"data/augment={value}", f"data.augment={value} is now data/augment={value}"
+    if key == "data.crop_scale":
+        return f"{prefix}data.augment.crop_scale={value}", "data.crop_scale is now data.augment.crop_scale"
+    if key == "finetune.train_bn":
+        mode = "trainable" if value.lower() == "true" else "frozen"
+        return f"finetune.frozen_bn={mode}", f"finetune.train_bn={value} is now finetune.frozen_bn={mode}"
     target, moved = new_key(key)
     if not moved:
         return override, None

@@ -49,6 +49,9 @@ class RunResult:
     best_val_acc: float | None = None
     best_epoch: int | None = None
     val_acc_history: list[float] = field(default_factory=list)
+    train_acc: float | None = None  # the last training epoch's accuracy (augmented batches, in train mode)
+    train_acc_history: list[float] = field(default_factory=list)  # one entry per training epoch
+    selected_by: str | None = None  # best_val_epoch | last_epoch: which epoch's weights were tested
     per_class_acc: list[float | None] | None = None
     confusion_matrix: list[list[int]] | None = None  # test split, rows: true class
     class_names: list[str] | None = None
@@ -60,6 +63,7 @@ class RunResult:
     train_size: int | None = None
     val_size: int | None = None
     test_size: int | None = None
+    test_source: str | None = None  # which images the test split is, in words (e.g. "the official test set")
     resumed_from: dict[str, int] | None = None  # {"epoch", "global_step"} of the checkpoint a resumed run continued
     epochs: int | None = None
     global_step: int | None = None  # diverged: the step it stopped at

@@ -1,12 +1,80 @@
-"""Batched augmentation and normalisation: tensor ops on whole uint8 batches, on the batch's device."""
+"""Batched augmentation and normalisation: tensor ops on whole batches, on the batch's device.
+
+One vocabulary for every dataset (``data.augment``, presets in ``conf/augment/``): an optional resize first, a crop,
+a horizontal flip with probability ``flip``, a random rotation of up to ``rotation`` degrees, in that order.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
 
 import torch
+import torch.nn.functional as F
 
-AUGMENTATIONS = ("none", "standard")
+from scalegrid.errors import ScalegridError
+
+CROPS = ("none", "reflect_pad", "random", "random_resized")
+
+
+@dataclass(frozen=True)
+class Augmentation:
+    """The training view of a batch; the defaults change nothing (a centre crop to the model's size, if needed)."""
+
+    resize_first: bool = False  # resize to the model's size before the rest (torchvision's Resize first)
+    crop: str = "none"  # none | reflect_pad | random | random_resized
+    crop_padding: int = 4  # reflect_pad: pixels of reflect padding around the image before cropping back
+    crop_scale: tuple[float, float] = (0.08, 1.0)  # random_resized: range of the crop's share of the image area
+    flip: float = 0.0  # probability of a horizontal flip
+    rotation: float = 0.0  # degrees: each image turns by an angle drawn uniformly in [-rotation, rotation]
+
+    @classmethod
+    def from_settings(cls, settings: Mapping[str, Any] | None) -> Augmentation:
+        """``data.augment`` as configured, checked; one line naming the key for a bad value."""
+        settings = dict(settings or {})
+        unknown = sorted(set(settings) - set(cls.__dataclass_fields__))
+        if unknown:
+            raise ScalegridError(
+                f"data.augment.{unknown[0]} is not an augmentation setting; known: {', '.join(cls.__dataclass_fields__)}"
+            )
+        augmentation = cls(
+            **{**settings, "crop_scale": tuple(float(v) for v in settings.get("crop_scale", (0.08, 1.0)))}
+        )
+        if augmentation.crop not in CROPS:
+            raise ScalegridError(
+                f"data.augment.crop={augmentation.crop!r} is unknown; choose one of {', '.join(CROPS)}"
+            )
+        low, high = augmentation.crop_scale
+        if not 0 < low <= high <= 1:
+            raise ScalegridError(
+                f"data.augment.crop_scale={list(augmentation.crop_scale)} must be [low, high] with 0 < low <= high <= 1"
+            )
+        if not 0 <= augmentation.flip <= 1:
+            raise ScalegridError(f"data.augment.flip={augmentation.flip} must be a probability in [0, 1]")
+        if not 0 <= augmentation.rotation <= 180:
+            raise ScalegridError(f"data.augment.rotation={augmentation.rotation} must be in [0, 180] degrees")
+        if int(augmentation.crop_padding) < 0:
+            raise ScalegridError(f"data.augment.crop_padding={augmentation.crop_padding} must be 0 or more")
+        return augmentation
+
+    def apply(self, images: torch.Tensor, size: int) -> torch.Tensor:
+        """Crop a batch to ``size`` x ``size`` as ``crop`` says, then flip and rotate (after ``resize_first``, which
+        the caller does: it alone knows whether the batch is at its stored size)."""
+        if self.crop == "none":
+            images = center_crop(images, size)
+        elif self.crop == "reflect_pad":
+            images = random_crop_reflect(center_crop(images, size), padding=int(self.crop_padding))
+        elif self.crop == "random":
+            images = random_crop(images, size)
+        else:
+            images = random_resized_crop(images, size, self.crop_scale)
+        if self.flip > 0:
+            images = random_horizontal_flip(images, probability=self.flip)
+        if self.rotation > 0:
+            images = random_rotation(images, self.rotation)
+        return images
 
 
 def _reflect(coords: torch.Tensor, size: int) -> torch.Tensor:
@@ -30,19 +98,34 @@ def random_crop_reflect(images: torch.Tensor, padding: int, generator: torch.Gen
     return images[batch_index, channel_index, rows[:, None, :, None], cols[:, None, None, :]]
 
 
-def random_horizontal_flip(images: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
-    """Flip each image left-right with probability 1/2."""
-    flip = torch.rand(images.shape[0], device=images.device, generator=generator) < 0.5
+def random_horizontal_flip(
+    images: torch.Tensor, generator: torch.Generator | None = None, probability: float = 0.5
+) -> torch.Tensor:
+    """Flip each image left-right with ``probability``."""
+    flip = torch.rand(images.shape[0], device=images.device, generator=generator) < probability
     return torch.where(flip[:, None, None, None], images.flip(3), images)
 
 
-def augment(images: torch.Tensor, policy: str) -> torch.Tensor:
-    """Apply a named augmentation policy to a uint8 batch."""
-    if policy == "none":
+def random_rotation(images: torch.Tensor, degrees: float, generator: torch.Generator | None = None) -> torch.Tensor:
+    """Turn each image about its centre by an angle drawn uniformly in [-degrees, degrees]; corners fill with 0.
+
+    Float output in the input's range (bilinear sampling, torchvision's RandomRotation with fill 0).
+    """
+    batch = images.shape[0]
+    angles = (torch.rand(batch, device=images.device, generator=generator) * 2 - 1) * math.radians(degrees)
+    cos, sin = torch.cos(angles), torch.sin(angles)
+    zeros = torch.zeros_like(angles)
+    theta = torch.stack([torch.stack([cos, -sin, zeros], 1), torch.stack([sin, cos, zeros], 1)], 1)
+    grid = F.affine_grid(theta, list(images.shape), align_corners=False)
+    return F.grid_sample(images.float(), grid, mode="bilinear", padding_mode="zeros", align_corners=False)
+
+
+def resize(images: torch.Tensor, size: int) -> torch.Tensor:
+    """Each image resized to ``size`` x ``size`` (bilinear, antialiased when shrinking); float in the input's range."""
+    if images.shape[-1] == size and images.shape[-2] == size:
         return images
-    if policy == "standard":
-        return random_horizontal_flip(random_crop_reflect(images, padding=4))
-    raise ValueError(f"unknown augmentation {policy!r}; choose one of {', '.join(AUGMENTATIONS)}")
+    shrinking = images.shape[-1] > size
+    return F.interpolate(images.float(), size=(size, size), mode="bilinear", align_corners=False, antialias=shrinking)
 
 
 def normalize(images: torch.Tensor, mean: Sequence[float], std: Sequence[float]) -> torch.Tensor:
@@ -50,10 +133,6 @@ def normalize(images: torch.Tensor, mean: Sequence[float], std: Sequence[float])
     mean_t = torch.as_tensor(mean, dtype=torch.float32, device=images.device)[None, :, None, None]
     std_t = torch.as_tensor(std, dtype=torch.float32, device=images.device)[None, :, None, None]
     return (images.float() / 255.0 - mean_t) / std_t
-
-
-# Policies for square images prepared at a stored size larger than the model's image_size (custom datasets).
-IMAGE_AUGMENTATIONS = ("random_resized_crop", "random_crop", "none")
 
 
 def center_crop(images: torch.Tensor, size: int) -> torch.Tensor:
@@ -113,16 +192,3 @@ def random_resized_crop(
     return roi_align(
         images.float(), boxes, output_size=(size, size), spatial_scale=1.0, sampling_ratio=-1, aligned=True
     )
-
-
-def augment_images(
-    images: torch.Tensor, policy: str, size: int, crop_scale: tuple[float, float] = (0.08, 1.0)
-) -> torch.Tensor:
-    """Training view of a batch of stored squares: a random (resized) crop to ``size`` plus a horizontal flip."""
-    if policy == "none":
-        return center_crop(images, size)
-    if policy == "random_crop":
-        return random_horizontal_flip(random_crop(images, size))
-    if policy == "random_resized_crop":
-        return random_horizontal_flip(random_resized_crop(images, size, crop_scale))
-    raise ValueError(f"unknown augmentation {policy!r}; choose one of {', '.join(IMAGE_AUGMENTATIONS)}")

@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytorch_lightning as pl
 import torch
-import torch.nn.functional as F
 
 from scalegrid.data import cifar, mnist
 from scalegrid.data.arrays import ImageArrays
-from scalegrid.data.augment import AUGMENTATIONS, augment, normalize
+from scalegrid.data.augment import Augmentation, normalize, resize
 from scalegrid.data.loader import TensorBatchLoader
 from scalegrid.data.normalization import choose_normalization
 from scalegrid.data.subsets import check_fraction, nested_fraction, select_classes, split_train_val
@@ -47,7 +46,7 @@ class BuiltinDataModule(pl.LightningDataModule):
         split_seed: int = 0,
         batch_size: int = 128,
         eval_batch_size: int = 512,
-        augment: str = "none",
+        augment: Mapping[str, Any] | None = None,
         mean: list[float] | None = None,
         std: list[float] | None = None,
         download: bool = True,
@@ -60,8 +59,6 @@ class BuiltinDataModule(pl.LightningDataModule):
         super().__init__()
         if name not in BUILTIN_DATASETS:
             raise ScalegridError(f"data.name={name!r} is unknown; choose one of {', '.join(BUILTIN_DATASETS)}")
-        if augment not in AUGMENTATIONS:
-            raise ScalegridError(f"data.augment={augment!r} is unknown; choose one of {', '.join(AUGMENTATIONS)}")
         check_fraction(fraction)  # before any data is loaded
         for key, value in (("batch_size", batch_size), ("eval_batch_size", eval_batch_size)):
             if int(value) < 1:
@@ -74,7 +71,7 @@ class BuiltinDataModule(pl.LightningDataModule):
         self.split_seed = split_seed
         self.batch_size = int(batch_size)
         self.eval_batch_size = int(eval_batch_size)
-        self.augment_policy = augment
+        self.augmentation = Augmentation.from_settings(augment)
         if (mean is None) != (std is None):
             raise ScalegridError("data.mean and data.std go together: set both, or leave both null")
         if image_size is not None and int(image_size) < 8:
@@ -96,6 +93,7 @@ class BuiltinDataModule(pl.LightningDataModule):
         self.test_set: ImageArrays | None = None
         self.train_pool_size = 0
         self._loaded: dict[bool, ImageArrays] = {}
+        self.test_source = "the official test set"  # which images the test split is, in words
 
     def _load(self, train: bool) -> ImageArrays:
         if train in self._loaded:
@@ -179,13 +177,14 @@ class BuiltinDataModule(pl.LightningDataModule):
 
     def transform_batch(self, images: torch.Tensor, training: bool) -> torch.Tensor:
         """uint8 batch -> the model's input: augmented when ``training``, normalised, resized to ``image_size``."""
+        resize_first = training and self.augmentation.resize_first and self.image_size is not None
+        if resize_first:
+            images = resize(images, self.image_size)
         if training:
-            images = augment(images, self.augment_policy)
+            images = self.augmentation.apply(images, images.shape[-1])  # crops keep the batch's size
         images = normalize(images, self.mean, self.std)
-        if self.image_size is not None and images.shape[-1] != self.image_size:
-            images = F.interpolate(
-                images, size=(self.image_size, self.image_size), mode="bilinear", align_corners=False
-            )
+        if self.image_size is not None and not resize_first:
+            images = resize(images, self.image_size)  # normalising and bilinear resizing commute
         return images
 
     def on_after_batch_transfer(self, batch: Any, dataloader_idx: int) -> tuple[torch.Tensor, torch.Tensor]:

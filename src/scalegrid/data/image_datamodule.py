@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +20,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 
 from scalegrid.data.arrays import ImageArrays
-from scalegrid.data.augment import IMAGE_AUGMENTATIONS, augment_images, center_crop, normalize
+from scalegrid.data.augment import Augmentation, center_crop, normalize, resize
 from scalegrid.data.image_sources import ImageListing
 from scalegrid.data.image_store import ImageStore, ScannedImages, mean_and_std
 from scalegrid.data.images import prepare_image, stored_size_for
@@ -61,6 +61,15 @@ class DecodedImages(Dataset):
         return image, self.labels[index]
 
 
+def test_source_of(splits: np.ndarray | None) -> str:
+    """Which images a run's test split is, in words, from the split each image was given (None: none given)."""
+    if splits is not None and (splits == "test").any():
+        return "the given test split"
+    if splits is not None and (splits == "val").any():
+        return "the given val split (no test split given; validation carved from train by data.val_size)"
+    return "carved from the images by data.test_size"
+
+
 class ImageFileDataModule(pl.LightningDataModule):
     """Train/val/test from a user's image files: given splits are kept, missing ones carved out, stratified and seeded."""
 
@@ -76,8 +85,7 @@ class ImageFileDataModule(pl.LightningDataModule):
         eval_batch_size: int = 128,
         image_size: int = 224,
         resize_size: int | None = None,
-        augment: str = "random_resized_crop",
-        crop_scale: Sequence[float] = (0.08, 1.0),
+        augment: Mapping[str, Any] | None = None,
         mean: list[float] | None = None,
         std: list[float] | None = None,
         cache: bool = False,
@@ -89,8 +97,6 @@ class ImageFileDataModule(pl.LightningDataModule):
     ) -> None:
         super().__init__()
         check_fraction(fraction)
-        if augment not in IMAGE_AUGMENTATIONS:
-            raise ScalegridError(f"data.augment={augment!r} is unknown; choose one of {', '.join(IMAGE_AUGMENTATIONS)}")
         if on_bad_image not in BAD_IMAGE_POLICIES:
             raise ScalegridError(f"data.on_bad_image={on_bad_image!r} is unknown; choose error or skip")
         for key, value in (("batch_size", batch_size), ("eval_batch_size", eval_batch_size)):
@@ -102,9 +108,6 @@ class ImageFileDataModule(pl.LightningDataModule):
         self.stored_size = stored_size_for(self.image_size, resize_size)
         if self.stored_size < self.image_size:
             raise ScalegridError(f"data.resize_size={resize_size} must be at least data.image_size={image_size}")
-        low, high = (float(v) for v in crop_scale)
-        if not 0 < low <= high <= 1:
-            raise ScalegridError(f"data.crop_scale={list(crop_scale)} must be [low, high] with 0 < low <= high <= 1")
         if (mean is None) != (std is None):
             raise ScalegridError("data.mean and data.std go together: set both, or leave both null")
         if num_workers is not None and int(num_workers) < 0:
@@ -117,8 +120,7 @@ class ImageFileDataModule(pl.LightningDataModule):
         self.classes = list(classes) if classes is not None else None
         self.batch_size = int(batch_size)
         self.eval_batch_size = int(eval_batch_size)
-        self.augment_policy = augment
-        self.crop_scale = (low, high)
+        self.augmentation = Augmentation.from_settings(augment)
         self.configured_mean = mean
         self.configured_std = std
         self.cache = bool(cache)
@@ -136,6 +138,7 @@ class ImageFileDataModule(pl.LightningDataModule):
         self.train_pool_size = 0
         self.bad_images: dict[Path, str] = {}
         self._scanned: tuple[ImageListing, ScannedImages] | None = None
+        self.test_source = ""  # which images the test split is, in words (set up by setup())
 
     def prepare_data(self) -> None:
         # Decoding, checking and caching every file happens here, once (Lightning calls this on one process per
@@ -164,6 +167,7 @@ class ImageFileDataModule(pl.LightningDataModule):
         if self.classes is not None:
             kept, labels, names = select_classes(labels, names, self.classes)
         splits = None if listing.splits is None else listing.splits[kept]
+        self.test_source = test_source_of(splits)
         pool, val, test = split_by_shares(labels, splits, self.val_share, self.test_share, self.split_seed, names)
         self.train_pool_size = len(pool)
         train = nested_fraction(labels, pool, self.fraction, self.split_seed)
@@ -235,8 +239,10 @@ class ImageFileDataModule(pl.LightningDataModule):
 
     def transform_batch(self, images: torch.Tensor, training: bool) -> torch.Tensor:
         """Stored squares -> the model's input: a random (resized) crop and flip when ``training``, else the centre crop."""
+        if self.augmentation.resize_first:  # the whole stored square, resized, for training and evaluation
+            images = resize(images, self.image_size)
         if training:
-            images = augment_images(images, self.augment_policy, self.image_size, self.crop_scale)
+            images = self.augmentation.apply(images, self.image_size)
         else:
             images = center_crop(images, self.image_size)
         return normalize(images, self.mean, self.std)

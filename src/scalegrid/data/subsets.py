@@ -34,7 +34,9 @@ def largest_remainder_counts(class_counts: dict[int, int], total: int) -> dict[i
 
 
 def resolve_val_size(val_size: int | float, pool_size: int) -> int:
-    """``val_size`` as a count: an int is a count, a float in (0, 1) a share of the pool."""
+    """``val_size`` as a count: an int is a count, a float in (0, 1) a share of the pool, 0 no validation at all."""
+    if val_size == 0:
+        return 0  # train on the whole pool (study C): the run tests its last epoch
     if isinstance(val_size, float) and not float(val_size).is_integer():
         if not 0 < val_size < 1:
             raise ScalegridError(f"data.val_size={val_size} must be a count (int) or a share in (0, 1)")
@@ -145,11 +147,14 @@ def split_by_shares(
 
     ``given`` holds a split name per example ("train" | "val" | "test") or is None. Given splits are kept; a missing
     val or test split is carved from the training examples: ``test_share`` then ``val_share`` of each class, at
-    least one image each, from independent streams of ``seed``.
+    least one image each, from independent streams of ``seed``. A given val split without a given test split is
+    the test split (the held-out images are reported, never used for selection), and val is carved from train.
     """
     labels = np.asarray(labels)
     everything = np.arange(len(labels))
     train = everything if given is None else everything[given == "train"]
+    if given is not None and (given == "val").any() and not (given == "test").any():
+        given = np.where(given == "val", "test", given)
     splits = {}
     for name, share, stream in (("test", test_share, _TEST_STREAM), ("val", val_share, _VAL_STREAM)):
         if given is not None and (given == name).any():

@@ -32,20 +32,38 @@ def modules_to_freeze(network: Network, policy: str, freeze_stages: int = 0) -> 
     raise ScalegridError(f"finetune.policy={policy!r} is unknown; choose one of {', '.join(POLICIES)}")
 
 
-def freeze(modules: list[nn.Module], train_bn: bool) -> None:
-    """Stop gradients to ``modules`` (BatchNorm layers keep training when ``train_bn``)."""
+FROZEN_BN = ("frozen", "updating", "trainable")  # what BatchNorm layers in frozen parts do
+
+
+def check_frozen_bn(frozen_bn: str) -> str:
+    if frozen_bn not in FROZEN_BN:
+        raise ScalegridError(f"finetune.frozen_bn={frozen_bn!r} is unknown; choose one of {', '.join(FROZEN_BN)}")
+    return frozen_bn
+
+
+def freeze(modules: list[nn.Module], frozen_bn: str = "frozen") -> None:
+    """Stop gradients to ``modules``; with ``frozen_bn="trainable"`` their BatchNorm layers keep training."""
+    check_frozen_bn(frozen_bn)
     for module in modules:
         for layer in module.modules():
-            keep = train_bn and isinstance(layer, _BatchNorm)
+            keep = frozen_bn == "trainable" and isinstance(layer, _BatchNorm)
             for parameter in layer.parameters(recurse=False):
                 parameter.requires_grad = keep
 
 
-def set_frozen_eval(modules: list[nn.Module], train_bn: bool) -> None:
-    """Put frozen modules in eval mode (dropout off, BatchNorm statistics fixed)."""
+def set_frozen_mode(modules: list[nn.Module], frozen_bn: str = "frozen") -> None:
+    """The train/eval mode of frozen modules at the start of each epoch, by ``frozen_bn``:
+
+    - ``frozen``: eval mode (dropout off, BatchNorm statistics fixed);
+    - ``updating``: left in train mode, as plain ``requires_grad = False`` leaves them: BatchNorm running statistics
+      follow the new data while their weights stay (and dropout stays on);
+    - ``trainable``: eval mode except the BatchNorm layers, which train (statistics and affine parameters).
+    """
+    if check_frozen_bn(frozen_bn) == "updating":
+        return
     for module in modules:
         module.eval()  # recursive
-        if train_bn:
+        if frozen_bn == "trainable":
             for layer in module.modules():
                 if isinstance(layer, _BatchNorm):
                     layer.train()

@@ -56,7 +56,7 @@ def describe_model(name: str, num_classes: int = 10, freeze_stages: int | None =
     for policy in POLICIES:
         network = create_model(name, num_classes=num_classes, input_shape=input_shape, **options)
         stages = min(freeze_stages, len(network.stages()))
-        freeze(modules_to_freeze(network, policy, stages), train_bn=False)
+        freeze(modules_to_freeze(network, policy, stages))
         trainable[policy] = count_parameters(network)[1]
     network = create_model(name, num_classes=num_classes, input_shape=input_shape, **options)
     total = count_parameters(network)[0]

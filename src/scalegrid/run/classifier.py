@@ -46,6 +46,7 @@ class ImageClassifier(pl.LightningModule):
         self.test_acc = MulticlassAccuracy(num_classes, average="micro")
         self.test_confusion = MulticlassConfusionMatrix(num_classes)
         self.val_acc_history: list[float] = []  # one entry per finished validation epoch (sanity checks excluded)
+        self.train_acc_history: list[float] = []  # one entry per finished training epoch
         self.test_confusion_matrix: list[list[int]] | None = None
         self._train_loss_sum = torch.zeros(())
         self._train_correct = torch.zeros((), dtype=torch.long)
@@ -115,6 +116,7 @@ class ImageClassifier(pl.LightningModule):
             loss_sum, correct, images = self.trainer.strategy.reduce(torch.cat([sums, images[None]]), reduce_op="sum")
             self.log("train/loss", loss_sum / images, prog_bar=True, sync_dist=True)
             self.log("train/acc", correct / images, sync_dist=True)
+            self.train_acc_history.append(float(correct / images))
             self.log("train/images", images, sync_dist=True)  # the training images of this epoch, all ranks
 
     def validation_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> None:
@@ -147,13 +149,16 @@ class ImageClassifier(pl.LightningModule):
         backbone_lr = self.hparams.optim["lr"] * self.hparams.optim.get("backbone_lr_scale", 1.0)
         groups = [group for group in ({"params": head}, {"params": backbone, "lr": backbone_lr}) if group["params"]]
         optimizer = build_optimizer(groups, self.hparams.optim)
-        scheduler = build_scheduler(optimizer, self.hparams.sched, int(self.trainer.estimated_stepping_batches))
+        total_steps = int(self.trainer.estimated_stepping_batches)  # builds the training loader: batches are known
+        steps_per_epoch = max(1, int(self.trainer.num_training_batches) // self.trainer.accumulate_grad_batches)
+        scheduler = build_scheduler(optimizer, self.hparams.sched, total_steps, steps_per_epoch)
         if scheduler is None:
             return optimizer
         return {"optimizer": optimizer, "lr_scheduler": scheduler}
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         checkpoint["val_acc_history"] = list(self.val_acc_history)
+        checkpoint["train_acc_history"] = list(self.train_acc_history)
         checkpoint["train_epoch_sums"] = {  # what a resume in the middle of this epoch needs for its mean loss/acc
             "epoch": self.current_epoch,
             "loss_sum": self._train_loss_sum.detach().cpu(),
@@ -163,4 +168,5 @@ class ImageClassifier(pl.LightningModule):
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         self.val_acc_history = list(checkpoint.get("val_acc_history", []))
+        self.train_acc_history = list(checkpoint.get("train_acc_history", []))
         self._epoch_sums_to_restore = checkpoint.get("train_epoch_sums")

@@ -1,7 +1,7 @@
 """What trains: fine-tune everything, probe linearly, freeze the first N stages, or unfreeze gradually.
 
 Frozen parameters get no gradient and are not handed to the optimizer; frozen modules stay in eval mode, so
-their BatchNorm statistics do not move (unless ``finetune.train_bn``). Built on Lightning's BaseFinetuning,
+their BatchNorm statistics do not move (unless ``finetune.frozen_bn`` says otherwise). Built on Lightning's BaseFinetuning,
 which also restores added parameter groups when a run resumes.
 """
 
@@ -15,7 +15,7 @@ from torch import nn
 from torch.optim import Optimizer
 
 from scalegrid.errors import ScalegridError
-from scalegrid.models.freezing import POLICIES, freeze, modules_to_freeze, set_frozen_eval
+from scalegrid.models.freezing import POLICIES, check_frozen_bn, freeze, modules_to_freeze, set_frozen_mode
 from scalegrid.models.network import Network
 
 
@@ -27,7 +27,7 @@ class FinetunePolicy(BaseFinetuning):
         policy: str = "full",
         freeze_stages: int = 0,
         unfreeze_epoch: int = 1,
-        train_bn: bool = False,
+        frozen_bn: str = "frozen",
         backbone_lr_scale: float = 1.0,
     ) -> None:
         super().__init__()
@@ -40,14 +40,14 @@ class FinetunePolicy(BaseFinetuning):
         self.policy = policy
         self.freeze_stages = freeze_stages
         self.unfreeze_epoch = unfreeze_epoch
-        self.train_bn = train_bn
+        self.frozen_bn = check_frozen_bn(frozen_bn)
         self.backbone_lr_scale = backbone_lr_scale
         self.frozen: list[nn.Module] = []
 
     def apply(self, network: Network) -> None:
         """Freeze what the policy says (callable before the Trainer exists, so parameter counts are right)."""
         self.frozen = modules_to_freeze(network, self.policy, self.freeze_stages)
-        freeze(self.frozen, self.train_bn)
+        freeze(self.frozen, self.frozen_bn)
 
     def freeze_before_training(self, pl_module: pl.LightningModule) -> None:
         already_unfrozen = self.policy == "gradual" and pl_module.current_epoch >= self.unfreeze_epoch
@@ -56,7 +56,7 @@ class FinetunePolicy(BaseFinetuning):
 
     def on_train_epoch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         super().on_train_epoch_start(trainer, pl_module)  # runs finetune_function
-        set_frozen_eval(self.frozen, self.train_bn)
+        set_frozen_mode(self.frozen, self.frozen_bn)
 
     def finetune_function(self, pl_module: pl.LightningModule, epoch: int, optimizer: Optimizer) -> None:
         if self.policy != "gradual" or epoch != self.unfreeze_epoch or not self.frozen:

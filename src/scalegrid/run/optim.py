@@ -32,19 +32,25 @@ def build_optimizer(params: Iterable[torch.nn.Parameter], cfg: Mapping[str, Any]
 
 
 def build_scheduler(
-    optimizer: torch.optim.Optimizer, cfg: Mapping[str, Any], total_steps: int
+    optimizer: torch.optim.Optimizer, cfg: Mapping[str, Any], total_steps: int, steps_per_epoch: int | None = None
 ) -> dict[str, Any] | None:
     """A Lightning ``lr_scheduler`` dict, or None for a constant learning rate.
 
-    ``total_steps`` is the number of optimizer steps of the whole fit (per-batch schedules use it).
+    ``total_steps`` is the number of optimizer steps of the whole fit (per-batch schedules use it);
+    ``steps_per_epoch`` turns a horizon in epochs (``sched.t_max``) into steps.
     """
     name = cfg["name"]
     if name == "none":
         return None
     if name == "cosine":
         base_lrs = [group["lr"] for group in optimizer.param_groups]
+        horizon = total_steps
+        if cfg.get("t_max") is not None:
+            if float(cfg["t_max"]) <= 0 or not steps_per_epoch:
+                raise ScalegridError(f"sched.t_max={cfg['t_max']} must be a positive number of epochs (or null)")
+            horizon = round(float(cfg["t_max"]) * steps_per_epoch)
         scheduler = lr_scheduler.CosineAnnealingLR(
-            optimizer, T_max=max(1, total_steps), eta_min=min(base_lrs) * cfg["final_lr_ratio"]
+            optimizer, T_max=max(1, horizon), eta_min=min(base_lrs) * cfg["final_lr_ratio"]
         )
         return {"scheduler": scheduler, "interval": "step"}
     if name == "onecycle":

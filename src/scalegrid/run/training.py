@@ -136,7 +136,8 @@ def build(cfg: DictConfig, settings: RunSettings, devices: Any) -> BuiltRun:
 
     throughput = TrainThroughput()
     loggers = [instantiate(block) for block in _target_blocks(cfg.runtime.get("logger"))]
-    callbacks = [*_callbacks(cfg), throughput, finetune, ResumableRun(config)]
+    validates = _validates(cfg, len(datamodule.val_set))
+    callbacks = [*_callbacks(cfg, validates), throughput, finetune, ResumableRun(config)]
     if not loggers:  # the learning-rate monitor refuses to run without a logger: with logger=none it has nothing to do
         callbacks = [callback for callback in callbacks if not isinstance(callback, LearningRateMonitor)]
     budget = training_budget(cfg.budget, cfg.trainer.max_epochs, datamodule.train_pool_size, datamodule.batch_size)
@@ -163,6 +164,7 @@ def build(cfg: DictConfig, settings: RunSettings, devices: Any) -> BuiltRun:
         "train_size": len(datamodule.train_set),
         "val_size": len(datamodule.val_set),
         "test_size": len(datamodule.test_set),
+        "test_source": datamodule.test_source,
         "resumed_from": None if resume is None else {"epoch": resume.epoch, "global_step": resume.global_step},
     }
     return BuiltRun(settings, datamodule, module, trainer, loggers, throughput, resume, description)
@@ -173,15 +175,27 @@ def _target_blocks(group: DictConfig | None) -> list[DictConfig]:
     return [block for block in (group or {}).values() if block is not None and "_target_" in block]
 
 
-def _callbacks(cfg: DictConfig) -> list[pl.Callback]:
-    """Bookkeeping callbacks (runtime.callbacks; the best checkpoint chosen by ``selection``), then any that change
-    training (``callbacks``, outside runtime)."""
+def _validates(cfg: DictConfig, val_images: int) -> bool:
+    """Whether the fit will run a validation epoch: else the last epoch is checkpointed and tested."""
+    trainer = cfg.trainer
+    never = val_images == 0 or trainer.get("limit_val_batches") == 0
+    epochs = trainer.max_epochs if cfg.budget == "epochs" else None  # a step budget: epochs unknown in advance
+    return not never and (epochs is None or epochs < 0 or trainer.check_val_every_n_epoch <= epochs)
+
+
+def _callbacks(cfg: DictConfig, validates: bool) -> list[pl.Callback]:
+    """Bookkeeping callbacks (runtime.callbacks; the best checkpoint chosen by ``selection``, when there is a
+    validation epoch to choose by), then any that change training (``callbacks``, outside runtime)."""
     callbacks = []
     for name, block in (cfg.runtime.get("callbacks") or {}).items():
-        if block is None or "_target_" not in block:
+        if block is None or "_target_" not in block or (name == BEST_CHECKPOINT_CALLBACK and not validates):
             continue
-        chosen_by = {"monitor": cfg.selection.monitor, "mode": cfg.selection.mode}
-        callbacks.append(instantiate(block, **chosen_by) if name == BEST_CHECKPOINT_CALLBACK else instantiate(block))
+        options = {}
+        if name == BEST_CHECKPOINT_CALLBACK:
+            options = {"monitor": cfg.selection.monitor, "mode": cfg.selection.mode}
+        elif not validates and str(block["_target_"]).endswith("ModelCheckpoint"):
+            options = {"save_on_train_epoch_end": True}  # Lightning would wait for a validation that never comes
+        callbacks.append(instantiate(block, **options))
     return callbacks + [instantiate(block) for block in _target_blocks(cfg.get("callbacks"))]
 
 
@@ -203,6 +217,7 @@ def _refuse_rank_processes_in_a_sweep(trainer: pl.Trainer) -> None:
 class Fitted:
     seconds: float
     val_acc_history: list[float]
+    train_acc_history: list[float]
     images_per_epoch: int | None  # summed over DDP ranks
     timings: dict[str, Any]
 
@@ -215,7 +230,10 @@ def fit(run: BuiltRun) -> Fitted:
     images = run.trainer.callback_metrics.get("train/images")
     # Testing restores the best checkpoint, and with it an older history and older timings: keep this run's now.
     timings = dict(images_per_second=run.throughput.images_per_second, **run.throughput.state_dict())
-    return Fitted(seconds, list(run.module.val_acc_history), None if images is None else int(images), timings)
+    history = list(run.module.val_acc_history)
+    return Fitted(
+        seconds, history, list(run.module.train_acc_history), None if images is None else int(images), timings
+    )
 
 
 # --- test --------------------------------------------------------------------------------------------------------
@@ -225,15 +243,18 @@ def fit(run: BuiltRun) -> Fitted:
 class Tested:
     metrics: dict[str, float]
     seconds: float
-    checkpoint: str | None  # the checkpoint tested (None: the weights in memory)
+    checkpoint: str | None  # the checkpoint tested (None: the weights in memory, i.e. the last epoch)
+    selected_by: str  # best_val_epoch | last_epoch
 
 
 def final_test(run: BuiltRun) -> Tested:
-    checkpoint = run.trainer.checkpoint_callback
-    best = (checkpoint.best_model_path if checkpoint is not None else "") or None
+    """Test the checkpoint ``selection`` chose; with no validation epoch, the last epoch (its ``last.ckpt``)."""
+    checkpoint = run.trainer.checkpoint_callback  # the best-checkpoint callback, else last.ckpt's
+    chosen = (checkpoint.best_model_path if checkpoint is not None else "") or None
+    selected_by = "best_val_epoch" if checkpoint is not None and checkpoint.monitor and chosen else "last_epoch"
     started = time.perf_counter()
-    (metrics,) = run.trainer.test(run.module, datamodule=run.datamodule, ckpt_path=best, verbose=False)
-    return Tested(metrics, time.perf_counter() - started, best)
+    (metrics,) = run.trainer.test(run.module, datamodule=run.datamodule, ckpt_path=chosen, verbose=False)
+    return Tested(metrics, time.perf_counter() - started, chosen, selected_by)
 
 
 # --- record ------------------------------------------------------------------------------------------------------
@@ -241,15 +262,19 @@ def final_test(run: BuiltRun) -> Tested:
 
 def record(cfg: DictConfig, run: BuiltRun, fitted: Fitted, tested: Tested) -> RunResult:
     history = fitted.val_acc_history
-    best_epoch = max(range(len(history)), key=history.__getitem__) if history else None
+    validated = tested.selected_by == "best_val_epoch" and history
+    best_epoch = max(range(len(history)), key=history.__getitem__) if validated else None
     confusion = run.module.test_confusion_matrix
     result = RunResult(
         status=RunStatus.COMPLETED,
         test_acc=tested.metrics["test/acc"],
         test_loss=tested.metrics["test/loss"],
-        best_val_acc=history[best_epoch] if history else None,
+        best_val_acc=history[best_epoch] if validated else None,
         best_epoch=best_epoch,
         val_acc_history=history,
+        train_acc=fitted.train_acc_history[-1] if fitted.train_acc_history else None,
+        train_acc_history=fitted.train_acc_history,
+        selected_by=tested.selected_by,
         per_class_acc=per_class_accuracy(confusion),
         confusion_matrix=confusion,
         class_names=list(run.datamodule.class_names),
@@ -281,6 +306,7 @@ def record_divergence(run: BuiltRun, message: str) -> RunResult:
         status=RunStatus.DIVERGED,
         error=message,
         val_acc_history=list(run.module.val_acc_history),
+        train_acc_history=list(run.module.train_acc_history),
         epochs=run.trainer.current_epoch,
         global_step=run.trainer.global_step,
         **run.description,
@@ -315,11 +341,15 @@ def _log_final_metrics(loggers: list[Any], config: dict[str, Any], result: RunRe
 
 
 def summary_line(cfg: DictConfig, result: RunResult, run_dir: Path) -> str:
+    if result.selected_by == "best_val_epoch":
+        selection = f"best_val_acc={result.best_val_acc:.4f} (epoch {result.best_epoch})"
+    else:
+        selection = "no validation epoch: tested the last epoch"
+    train = "" if result.train_acc is None else f"train_acc={result.train_acc:.4f} "
     return (
         f"[scalegrid] {cfg.model.name} ({weights_tag(result.weights)}, {result.finetune}) on {cfg.data.name} "
-        f"(fraction {cfg.data.fraction:g}, "
-        f"{result.train_size} train images): test_acc={result.test_acc:.4f} "
-        f"test_loss={result.test_loss:.4f} best_val_acc={result.best_val_acc:.4f} "
-        f"(epoch {result.best_epoch}) params={result.params_trainable:,}/{result.params_total:,} "
-        f"fit {result.fit_seconds:.1f}s -> {run_dir / RESULTS_FILE}"
+        f"(fraction {cfg.data.fraction:g}, {result.train_size} train images; test: {result.test_source}): "
+        f"test_acc={result.test_acc:.4f} test_loss={result.test_loss:.4f} {train}{selection} "
+        f"params={result.params_trainable:,}/{result.params_total:,} fit {result.fit_seconds:.1f}s "
+        f"-> {run_dir / RESULTS_FILE}"
     )

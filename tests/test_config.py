@@ -14,8 +14,13 @@ GROUPS = ["data", "model", "finetune", "optim", "sched", "trainer", "logger", "c
 
 
 def options_of(group: str) -> list[str]:
-    """The selectable options of a config group: its YAML files, minus shared bases (``_*.yaml``)."""
-    return sorted(path.stem for path in (CONF_DIR / group).glob("*.yaml") if not path.stem.startswith("_"))
+    """The selectable options of a config group: its YAML files, minus shared bases (``_*.yaml``); for ``arm``, the
+    ``<study>/<arm>`` files below it."""
+    pattern = "*/*.yaml" if group == "arm" else "*.yaml"
+    paths = (CONF_DIR / group).glob(pattern)
+    return sorted(
+        str(path.relative_to(CONF_DIR / group).with_suffix("")) for path in paths if not path.stem.startswith("_")
+    )
 
 
 OPTIONS = [(group, option) for group in GROUPS for option in options_of(group)]
@@ -55,7 +60,7 @@ def test_train_yaml_lists_exactly_the_options_in_each_folder(group):
     assert _listed_options((CONF_DIR / "train.yaml").read_text(), group) == options_of(group)
 
 
-@pytest.mark.parametrize("group", [*GROUPS, "experiment"])
+@pytest.mark.parametrize("group", [*GROUPS, "experiment", "arm", "data/augment"])
 def test_the_configuration_page_lists_exactly_the_options_in_each_folder(group):
     text = (PROJECT_ROOT / "docs" / "configuration.md").read_text()
     row = re.search(rf"^\| `{group}` \| (.+?) \|", text, re.M)

@@ -20,7 +20,7 @@ ALLOWED = {
     "grid": {"grid", "contract", "errors", "hydra_job"},
     "analysis": {"analysis", "data", "models", "contract", "errors", "confusion"},
     "cli": {"run", "grid", "analysis", "models", "contract", "errors", "hydra_job", "__init__"},
-    "__init__": {"contract"},
+    "__init__": {"contract", "grid"},
 }
 
 

@@ -16,6 +16,8 @@ def _register_resolvers() -> None:
     OmegaConf.register_new_resolver("scalegrid_root", lambda: str(PROJECT_ROOT), replace=True)
     # ${weights_tag:${model.weights}} in grid directories: scratch | imagenet | from_<run folder>.
     OmegaConf.register_new_resolver("weights_tag", lambda weights: _weights_tag(weights), replace=True)
+    # ${other_swept_keys:model,seed,...} in grid directories: /key=value for each other key the sweep varies.
+    OmegaConf.register_new_resolver("other_swept_keys", lambda *named: _other_swept(named), replace=True)
 
 
 def _weights_tag(weights):
@@ -25,3 +27,9 @@ def _weights_tag(weights):
 
 
 _register_resolvers()
+
+
+def _other_swept(named):
+    from scalegrid.grid.folders import other_swept_segments_of_this_job
+
+    return other_swept_segments_of_this_job(*named)

@@ -11,16 +11,19 @@ from typing import Any
 import yaml
 
 from scalegrid.contract.config_versions import rename_overrides
-from scalegrid.contract.identity import is_runtime
+from scalegrid.contract.identity import defining_settings, is_runtime
 from scalegrid.contract.results import RunResult, UnreadableResult, read_result
 from scalegrid.contract.run_folders import HYDRA_RECORD, find_run_dirs, folder_status
+from scalegrid.contract.sweep_record import requested_axes
 from scalegrid.errors import ScalegridError
 
 SEED_KEY = "seed"
 METRICS = (
     "test_acc",
     "test_loss",
+    "train_acc",
     "best_val_acc",
+    "selected_by",
     "best_epoch",
     "train_size",
     "params_total",
@@ -107,9 +110,20 @@ class Cell:
     def completed(self) -> list[Run]:
         return [run for run in self.runs if run.status == "completed"]
 
+    def values(self, metric: str) -> list:
+        """The metric of every completed run of the cell (one per seed), where it has one."""
+        return [run.metric(metric) for run in self.completed if run.metric(metric) is not None]
+
     def stat(self, metric: str) -> tuple[float, float] | None:
-        values = [run.metric(metric) for run in self.completed if run.metric(metric) is not None]
+        values = self.values(metric)
         return mean_std(values) if values else None
+
+    def setting(self, key: str):
+        """A defining setting of the cell's runs (the first with a stored config)."""
+        for run in self.runs:
+            if run.result is not None and run.result.config is not None:
+                return defining_settings(run.result.config).get(key)
+        return None
 
 
 def group_cells(runs: list[Run]) -> tuple[list[str], list[Cell]]:
@@ -123,25 +137,9 @@ def group_cells(runs: list[Run]) -> tuple[list[str], list[Cell]]:
 
 def expected_runs(grid_dir: Path) -> list[dict[str, str]] | None:
     """Every run the grid's sweep asks for, from Hydra's ``multirun.yaml``; None when the folder has none."""
-    from hydra.core.override_parser.overrides_parser import OverridesParser
-
-    path = Path(grid_dir) / "multirun.yaml"
-    if not path.is_file():
+    axes = requested_axes(grid_dir)
+    if axes is None:
         return None
-    hydra = (yaml.safe_load(path.read_text()) or {}).get("hydra", {})
-    # in the key names of the scalegrid that wrote it: renamed like the results' overrides
-    params = ((hydra.get("sweeper") or {}).get("params") or {}).items()
-    requested = parse_overrides(rename_overrides([f"{key}={value}" for key, value in params])[0])
-    requested.update(parse_overrides(rename_overrides((hydra.get("overrides") or {}).get("task") or [])[0]))
-    parsed = OverridesParser.create().parse_overrides([f"{key}={value}" for key, value in requested.items()])
-    axes = []
-    for override in parsed:
-        values = (
-            list(override.sweep_string_iterator())
-            if override.is_sweep_override()
-            else [override.get_value_element_as_str()]
-        )
-        axes.append((override.get_key_element(), values))
     return [
         dict(zip([key for key, _ in axes], combo, strict=True)) for combo in itertools.product(*(v for _, v in axes))
     ]
@@ -167,3 +165,24 @@ def table_rows(runs: list[Run]) -> list[dict[str, Any]]:
         row["run_dir"] = str(run.directory)
         rows.append(row)
     return rows
+
+
+def sort_key(value: str) -> tuple:
+    """Numbers in numeric order ("5" before "10"), before words; for sorting cells and axes."""
+    try:
+        return (0, float(value), "")
+    except (TypeError, ValueError):
+        return (1, 0.0, str(value))
+
+
+def varying_settings(runs: list[Run], keys: list[str], most: int = 8) -> list[str]:
+    """Defining settings whose resolved values differ between runs and that no column already shows: what an arm
+    or an experiment's mapping sets (``optim.lr``, ``model.head.kind``), seeds and the swept keys' own values aside."""
+    seen: dict[str, set] = {}
+    for run in runs:
+        if run.result is None or run.result.config is None:
+            continue
+        for key, value in defining_settings(run.result.config).items():
+            seen.setdefault(key, set()).add(repr(value))
+    shown = [k for k, values in seen.items() if len(values) > 1 and k != SEED_KEY and k not in ("arm",)]
+    return [k for k in shown if not any(k == key or k.startswith(key + ".") for key in keys)][:most]

@@ -9,7 +9,15 @@ import os
 from pathlib import Path
 
 from scalegrid.analysis import plots
-from scalegrid.analysis.grid_table import Cell, find_runs, group_cells, missing_runs, table_rows
+from scalegrid.analysis.grid_table import (
+    Cell,
+    find_runs,
+    group_cells,
+    missing_runs,
+    sort_key,
+    table_rows,
+    varying_settings,
+)
 from scalegrid.contract.atomic_files import write_atomic
 
 
@@ -26,20 +34,35 @@ def _csv_text(rows: list[dict]) -> str:
     return buffer.getvalue()
 
 
-def _percent(stat: tuple[float, float] | None) -> str:
-    return f"{100 * stat[0]:.2f} ± {100 * stat[1]:.2f}" if stat else "—"
+def _percent(cell: Cell, metric: str) -> str:
+    """mean ± std over seeds; one seed has no spread to show, so its value and n=1 are printed instead."""
+    values = cell.values(metric)
+    if not values:
+        return "—"
+    if len(values) == 1:
+        return f"{100 * values[0]:.2f} (n=1)"
+    mean, std = cell.stat(metric)
+    return f"{100 * mean:.2f} ± {100 * std:.2f}"
 
 
-def _summary_table(cells: list[Cell], keys: list[str]) -> str:
-    header = [*keys, "seeds done", "test acc (%)", "best val acc (%)", "train images", "params trainable", "fit s"]
+def _short(value) -> str:
+    text = "null" if value is None else str(value)
+    return text if len(text) <= 32 else "…" + text[-31:]
+
+
+def _summary_table(cells: list[Cell], keys: list[str], settings: list[str]) -> str:
+    header = [*keys, *settings, "seeds done", "test acc (%)", "train acc (%)", "best val acc (%)", "train images"]
+    header += ["params trainable", "fit s"]
     lines = ["| " + " | ".join(header) + " |", "|" + " --- |" * len(header)]
-    for cell in sorted(cells, key=lambda c: c.key):
+    for cell in sorted(cells, key=lambda c: tuple(sort_key(value) for value in c.key)):
         size, params, seconds = cell.stat("train_size"), cell.stat("params_trainable"), cell.stat("fit_seconds")
         values = [
             *cell.key,
+            *(_short(cell.setting(key)) for key in settings),
             f"{len(cell.completed)}/{len(cell.runs)}",
-            _percent(cell.stat("test_acc")),
-            _percent(cell.stat("best_val_acc")),
+            _percent(cell, "test_acc"),
+            _percent(cell, "train_acc"),
+            _percent(cell, "best_val_acc"),
             f"{size[0]:.0f}" if size else "—",
             f"{params[0]:,.0f}" if params else "—",
             f"{seconds[0]:.0f}" if seconds else "—",
@@ -104,7 +127,7 @@ def build_report(grid_dir: Path) -> Path:
         "",
         "## Test accuracy per cell (mean ± std over seeds)",
         "",
-        _summary_table(cells, keys),
+        _summary_table(cells, keys, varying_settings(runs, keys)),
         "",
     ]
     if failed:

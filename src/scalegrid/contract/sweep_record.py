@@ -1,0 +1,48 @@
+"""What a grid's sweep asked for, from the ``multirun.yaml`` Hydra writes in the grid folder before any job starts.
+
+Read by the grid (which swept keys name a cell's folder) and by the report (which cells are missing).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import yaml
+
+from scalegrid.contract.config_versions import rename_overrides
+from scalegrid.contract.identity import is_runtime
+
+SWEEP_RECORD = "multirun.yaml"
+
+
+def requested_axes(grid_dir: Path) -> list[tuple[str, list[str]]] | None:
+    """``[(key, values)]`` for every override the sweep was given (one value for a plain override), in the current
+    key names, settings under ``runtime`` left out; None when the folder holds no sweep record."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    path = Path(grid_dir) / SWEEP_RECORD
+    if not path.is_file():
+        return None
+    hydra = (yaml.safe_load(path.read_text()) or {}).get("hydra", {})
+    params = [f"{key}={value}" for key, value in ((hydra.get("sweeper") or {}).get("params") or {}).items()]
+    task = (hydra.get("overrides") or {}).get("task") or []
+    requested: dict[str, str] = {}  # the command line wins over the experiment's sweeper params, as in Hydra
+    for override in rename_overrides([*params, *task])[0]:
+        key, _, value = override.partition("=")
+        key = key.lstrip("+~")
+        if not is_runtime(key):
+            requested[key] = value
+    axes = []
+    for override in OverridesParser.create().parse_overrides([f"{k}={v}" for k, v in requested.items()]):
+        values = (
+            list(override.sweep_string_iterator())
+            if override.is_sweep_override()
+            else [override.get_value_element_as_str()]
+        )
+        axes.append((override.get_key_element(), values))
+    return axes
+
+
+def swept_keys(grid_dir: Path) -> list[str]:
+    """The keys the sweep gives more than one value (empty without a sweep record)."""
+    return [key for key, values in requested_axes(grid_dir) or [] if len(values) > 1]

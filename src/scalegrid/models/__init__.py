@@ -5,7 +5,7 @@
 """
 
 # Importing the modules registers their models.
-from scalegrid.models import resnets, small_cnns, vgg  # noqa: F401
+from scalegrid.models import cifar_resnet, mlp, resnets, small_cnns, vgg  # noqa: F401
 from scalegrid.models.registry import available_models, create_model, model_entry, register_model
 
 __all__ = ["available_models", "create_model", "model_entry", "register_model"]

@@ -63,3 +63,44 @@ def simple_cnn(
     for in_width, out_width in zip(widths, widths[1:], strict=False):
         layers += [nn.Linear(in_width, out_width), _activation(activation)]
     return nn.Sequential(*layers), 16
+
+
+DOWNSAMPLING = ("max", "stride", "none")
+
+
+@register_model("convnet", default_input=(1, 28, 28))
+def convnet(
+    input_shape: tuple[int, int, int],
+    channels: tuple[int, ...] = (8, 16),
+    downsample: str = "max",
+    global_pool: bool = False,
+    activation: str = "relu",
+    batchnorm: bool = False,
+) -> tuple[nn.Module, int]:
+    """A small conv net: per entry of ``channels`` a 3x3 conv [-> BN] -> activation, halving the map by max-pooling
+    (``max``), a stride-2 conv (``stride``) or not at all (``none``); then a global average pool or a flatten.
+
+    Sized by its channels for parameter-matched comparisons (study E4: ``make models`` prints the counts).
+    """
+    if downsample not in DOWNSAMPLING:
+        raise ScalegridError(f"model.downsample={downsample!r} is unknown; choose one of {', '.join(DOWNSAMPLING)}")
+    in_channels, height, width = input_shape
+    layers: list[nn.Module] = []
+    for out_channels in channels:
+        stride = 2 if downsample == "stride" else 1
+        layers.append(nn.Conv2d(in_channels, int(out_channels), 3, stride=stride, padding=1))
+        if batchnorm:
+            layers.append(nn.BatchNorm2d(int(out_channels)))
+        layers.append(_activation(activation))
+        if downsample == "max":
+            layers.append(nn.MaxPool2d(2))
+        if downsample == "max":
+            height, width = height // 2, width // 2
+        elif downsample == "stride":  # a 3x3 stride-2 conv with padding 1 rounds up
+            height, width = (height + 1) // 2, (width + 1) // 2
+        in_channels = int(out_channels)
+    if global_pool:
+        layers += [nn.AdaptiveAvgPool2d(1), nn.Flatten()]
+        return nn.Sequential(*layers), in_channels
+    layers.append(nn.Flatten())
+    return nn.Sequential(*layers), in_channels * height * width

@@ -164,7 +164,7 @@ def _output_under_a_file(_: Path, tmp_path: Path) -> list[str]:
 
 # Bad input through src/train.py: (overrides, environment, what to set up, what the one line must say).
 BAD_INPUT = {
-    "unknown group option": (["model=nosuchnet"], {}, None, "available options: mnist_net, resnet101, resnet18"),
+    "unknown group option": (["model=nosuchnet"], {}, None, "available options: convnet, mlp, mnist_conv_12k"),
     "unknown data option": (["data=nosuchdata"], {}, None, "available options: cifar10, image_csv, image_folder"),
     "unknown key": (["data.nosuchkey=1"], {}, None, "data.nosuchkey"),
     "fraction 0": (["data.fraction=0"], {}, None, "data.fraction=0 is outside (0, 1]"),

@@ -9,10 +9,11 @@ import pytorch_lightning as pl
 
 from scalegrid.data.datamodule import BUILTIN_DATASETS, BuiltinDataModule
 from scalegrid.data.image_datamodule import ImageFileDataModule
-from scalegrid.data.image_sources import list_image_csv, list_image_folder
+from scalegrid.data.image_sources import list_image_csv, list_image_folder, list_image_list
 from scalegrid.errors import ScalegridError
 
-CUSTOM_DATASETS = ("image_folder", "image_csv")
+CUSTOM_DATASETS = ("image_folder", "image_csv", "image_list")
+_LIST_KEYS = ("root", "train_list", "test_list", "header", "class_names")
 _CSV_KEYS = ("csv_file", "path_column", "label_column", "split_column", "image_root", "class_names")
 
 
@@ -29,12 +30,18 @@ def data_options(config: dict[str, Any]) -> dict[str, Any]:
     for key in ("cache", "cache_dir", "num_workers"):
         if places.get(key) is not None:
             options[key] = places[key]
-    required = {"image_folder": "root", "image_csv": "csv_file"}.get(name)
-    if required is not None and places.get(required) in (None, ""):
-        example = "~/photos (the folder of class folders)" if name == "image_folder" else "~/lab/labels.csv"
-        raise ScalegridError(f"data={name} needs runtime.data.{required}: e.g. runtime.data.{required}={example}")
+    examples = {"root": "~/photos", "csv_file": "~/lab/labels.csv", "train_list": "~/lab/train.txt"}
+    for required in {"image_folder": ["root"], "image_csv": ["csv_file"], "image_list": ["root", "train_list"]}.get(
+        name, []
+    ):
+        if places.get(required) in (None, ""):
+            raise ScalegridError(
+                f"data={name} needs runtime.data.{required}: e.g. runtime.data.{required}={examples[required]}"
+            )
     if name == "image_folder":
         options["root"] = places["root"]
+    elif name == "image_list":
+        options.update(root=places["root"], train_list=places["train_list"], test_list=places.get("test_list"))
     elif name == "image_csv":
         options["csv_file"] = places["csv_file"]
         options["image_root"] = places.get("image_root")
@@ -53,6 +60,9 @@ def create_datamodule(options: dict[str, Any], shuffle_seed: int, imagenet_stati
     elif name == "image_csv":
         options.pop("name")
         list_images = partial(list_image_csv, **{key: options.pop(key) for key in _CSV_KEYS if key in options})
+    elif name == "image_list":
+        options.pop("name")
+        list_images = partial(list_image_list, **{key: options.pop(key) for key in _LIST_KEYS if key in options})
     else:
         known = ", ".join([*BUILTIN_DATASETS, *CUSTOM_DATASETS])
         raise ScalegridError(f"data.name={name!r} is unknown; choose one of {known}")

@@ -138,7 +138,14 @@ def _class_ids(raw_labels: list[str], class_names: list[str] | None, csv_file: P
     for line, label in enumerate(raw_labels, start=2):
         if not label:
             raise ScalegridError(f"{csv_file} line {line}: the label is empty; give every image a label")
-    integers = all(re.fullmatch(r"-?\d+", label) for label in raw_labels)
+    is_id = [bool(re.fullmatch(r"-?\d+", label)) for label in raw_labels]
+    integers = all(is_id)
+    if any(is_id) and not integers:
+        an_id, a_name = raw_labels[is_id.index(True)], raw_labels[is_id.index(False)]
+        raise ScalegridError(
+            f"{csv_file}: the labels mix integer ids (e.g. {an_id!r}) and names (e.g. {a_name!r}): use one kind "
+            "(ids with data.class_names to name them)"
+        )
     if integers:
         ids = [int(label) for label in raw_labels]
         count = len(class_names) if class_names is not None else max(ids) + 1
@@ -207,3 +214,99 @@ def list_image_csv(
         if "train" not in splits:
             raise ScalegridError(f"{csv_file}: no row has split 'train' in column {split_column!r}")
     return ImageListing(tuple(paths), np.asarray(labels, dtype=np.int64), tuple(names), splits, csv_file)
+
+
+HEADER_WORDS = {"name", "image", "images", "file", "filename", "path", "id", "label", "labels", "class", "category"}
+
+
+def read_label_file(path: Path, header: str | bool = "auto") -> list[tuple[str, str, int]]:
+    """``(image name, label, line number)`` of each entry of a label file: ``name,label`` or ``name label`` per line,
+    with or without a header line (``header``: auto, true or false); blank lines are skipped."""
+    path = Path(path).expanduser()
+    if not path.is_file():
+        raise ScalegridError(f"{path} is not a file: give the path of your label file")
+    try:
+        lines = path.read_text(encoding="utf-8-sig").splitlines()
+    except UnicodeDecodeError as error:
+        raise ScalegridError(f"{path} is not a text file ({error}): give a label file of 'name label' lines") from None
+    entries = []
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        fields = [field.strip() for field in (line.split(",") if "," in line else line.split())]
+        if len(fields) != 2 or not all(fields):
+            raise ScalegridError(
+                f"{path} line {number}: {line.strip()!r} is not 'name,label' or 'name label': give one image name "
+                "and its label per line"
+            )
+        entries.append((fields[0], fields[1], number))
+    if not entries:
+        raise ScalegridError(f"{path} lists no images: give one 'name label' line per image")
+    if _first_line_is_header(entries, header):
+        entries = entries[1:]
+    if not entries:
+        raise ScalegridError(f"{path} has a header but no entries: give one 'name label' line per image")
+    return entries
+
+
+def _first_line_is_header(entries: list[tuple[str, str, int]], header: str | bool) -> bool:
+    if isinstance(header, bool) or str(header).lower() in ("true", "false"):
+        return str(header).lower() == "true"
+    if str(header).lower() != "auto":
+        raise ScalegridError(f"data.header={header!r} is unknown; choose auto, true or false")
+    name, label, _ = entries[0]
+    if name.lower() in HEADER_WORDS or label.lower() in HEADER_WORDS:
+        return True
+    integer = re.compile(r"-?\d+")
+    rest_are_ids = len(entries) > 1 and all(integer.fullmatch(entry[1]) for entry in entries[1:])
+    return rest_are_ids and not integer.fullmatch(label)
+
+
+def _image_index(root: Path) -> dict[str, list[Path]]:
+    """Every image under ``root`` by its name without extension (and by its path relative to root, without it)."""
+    index: dict[str, list[Path]] = {}
+    for path in sorted(root.rglob("*")):
+        if path.is_file() and is_image_file(path) and not any(p.startswith(".") for p in path.relative_to(root).parts):
+            for key in {path.stem, str(path.relative_to(root).with_suffix(""))}:
+                index.setdefault(key, []).append(path)
+    return index
+
+
+def list_image_list(
+    root: Path,
+    train_list: Path,
+    test_list: Path | None = None,
+    header: str | bool = "auto",
+    class_names: list[str] | None = None,
+) -> ImageListing:
+    """Images under ``root`` named in label files: ``train_list`` (and ``test_list``, kept as the test split).
+
+    A name may carry its extension or not (``cat_001`` finds ``cat_001.jpg``); labels are integer ids or names.
+    """
+    root = Path(root).expanduser()
+    if not root.is_dir():
+        raise ScalegridError(f"runtime.data.root={root} is not a directory: give the folder that holds your images")
+    index = None
+    paths, raw_labels, splits = [], [], []
+    for split, list_file in (("train", train_list), ("test", test_list)):
+        if list_file is None:
+            continue
+        missing, ambiguous = [], []
+        for name, label, line in read_label_file(list_file, header):
+            path = root / name
+            if not path.is_file():
+                index = _image_index(root) if index is None else index
+                found = index.get(str(Path(name).with_suffix("")) if Path(name).suffix else name, [])
+                if len(found) != 1:
+                    (missing if not found else ambiguous).append(f"line {line}: {name!r}")
+                    continue
+                path = found[0]
+            paths.append(path)
+            raw_labels.append(label)
+            splits.append(split)
+        for problems, what in ((missing, "name no image"), (ambiguous, "match several images (give the extension)")):
+            if problems:
+                shown = "; ".join(problems[:5]) + ("; ..." if len(problems) > 5 else "")
+                raise ScalegridError(f"{list_file}: {len(problems)} entr(ies) {what} under {root}: {shown}")
+    labels, names = _class_ids(raw_labels, class_names, Path(train_list))
+    return ImageListing(tuple(paths), np.asarray(labels, dtype=np.int64), tuple(names), np.asarray(splits), root)

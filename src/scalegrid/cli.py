@@ -146,11 +146,14 @@ def report_main(argv: list[str] | None = None) -> None:
 
     parser = argparse.ArgumentParser(description="Aggregate every results.json under a grid folder into a report.")
     parser.add_argument("grid", type=Path, help="the grid folder, e.g. outputs/grids/demo")
+    for role, example in (("x", "data.fraction"), ("lines", "model"), ("panels", "model.weights")):
+        parser.add_argument(f"--{role}", help=f"the swept key for the accuracy figure's {role} (e.g. {example})")
     arguments = parser.parse_args(argv)
     with user_errors_exit():
         from scalegrid.analysis.report import build_report
 
-        report = build_report(arguments.grid)
+        figure = {"x": arguments.x, "lines": arguments.lines, "panels": arguments.panels}
+        report = build_report(arguments.grid, figure)
         print(f"[scalegrid] report written: {report}")
 
 

@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import csv
 from pathlib import Path
+from typing import Any
 
 import matplotlib
 
 matplotlib.use("Agg")  # files only; no display is needed or wanted
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
+from matplotlib.ticker import MaxNLocator  # noqa: E402
 
-from scalegrid.analysis.grid_table import Cell  # noqa: E402
+from scalegrid.analysis.figure_layout import SIZE_KEYS, FigureLayout  # noqa: E402
+from scalegrid.analysis.grid_table import Cell, sort_key  # noqa: E402
 from scalegrid.confusion import (
     DPI,  # noqa: E402 - one resolution for every figure
     confusion_figure,  # noqa: E402, F401 - the report draws it too
@@ -48,69 +51,130 @@ def _label(cell: Cell, keys: list[str], skip: set[str]) -> str:
     return ", ".join(f"{value}" for key, value in zip(keys, cell.key, strict=True) if key not in skip) or "all"
 
 
-def accuracy_vs_size(cells: list[Cell], keys: list[str], path: Path) -> Path:
-    """Test accuracy against training-set size (log2 axis), a line per model, a panel per initialisation."""
-    panel_key = next((key for key in ("model.weights", "init") if key in keys), None)
-    size_key = "data.fraction" if "data.fraction" in keys else None
-    panels = list(dict.fromkeys(c.key[keys.index(panel_key)] for c in cells)) if panel_key else ["all"]
-    figure, axes = plt.subplots(1, len(panels), figsize=(5.5 * len(panels), 4.2), dpi=DPI, sharey=True, squeeze=False)
-    skip = {key for key in (panel_key, size_key) if key}
-    for axis, panel in zip(axes[0], panels, strict=True):
-        lines: dict[str, list[tuple[float, float, float]]] = {}
-        for cell in cells:
-            if panel_key and cell.key[keys.index(panel_key)] != panel:
+def _value(cell: Cell, keys: list[str], key: str | None) -> str | None:
+    return None if key is None else cell.key[keys.index(key)]
+
+
+def _panel_grid(count: int, width: float = 4.8, height: float = 3.6):
+    columns = min(3, max(1, count))
+    rows = -(-max(1, count) // columns)
+    figure, axes = plt.subplots(rows, columns, figsize=(width * columns, height * rows), dpi=DPI, squeeze=False)
+    for axis in axes.flat[count:]:
+        axis.axis("off")
+    return figure, list(axes.flat[: max(1, count)])
+
+
+def accuracy_figure_name(layout: FigureLayout) -> str:
+    """accuracy_vs_size.png, accuracy_vs_<key>.png (numeric x) or accuracy_by_<key>.png (categories)."""
+    if layout.x is None:
+        return "accuracy.png"
+    if layout.x in SIZE_KEYS:
+        return "accuracy_vs_size.png"
+    slug = layout.x.replace(".", "_").replace("/", "_")
+    return f"accuracy_vs_{slug}.png" if layout.numeric_x else f"accuracy_by_{slug}.png"
+
+
+def accuracy_figure(cells: list[Cell], keys: list[str], layout: FigureLayout, path: Path) -> Path:
+    """Test accuracy (mean ± std over seeds) as the layout says: lines over a numeric x (training images for a
+    data-size axis, log scale for sizes), or grouped bars over categories; a panel per value of ``layout.panels``."""
+    panels = sorted({_value(c, keys, layout.panels) for c in cells}, key=sort_key) if layout.panels else [None]
+    figure, axes = _panel_grid(len(panels))
+    skip = layout.placed - {layout.lines}
+    for axis, panel in zip(axes, panels, strict=True):
+        members = [c for c in cells if layout.panels is None or _value(c, keys, layout.panels) == panel]
+        series: dict[str, list[tuple[Any, float, float, int]]] = {}
+        for cell in members:
+            accuracy = cell.values("test_acc")
+            if not accuracy:
                 continue
-            accuracy, size = cell.stat("test_acc"), cell.stat("train_size")
-            if accuracy and size:
-                lines.setdefault(_label(cell, keys, skip), []).append((size[0], *accuracy))
-        for label, points in sorted(lines.items()):
-            points.sort()
-            x, y, err = zip(*points, strict=True)
-            axis.errorbar(x, [100 * v for v in y], yerr=[100 * e for e in err], marker="o", capsize=3, label=label)
-        axis.set_xscale("log", base=2)
-        axis.set_xlabel("training images (log2)")
-        axis.set_title(f"init: {_weights_name(panel)}" if panel_key else "test accuracy")
+            mean, std = cell.stat("test_acc")
+            x = _value(cell, keys, layout.x)
+            if layout.x in SIZE_KEYS and cell.stat("train_size"):
+                x = cell.stat("train_size")[0]
+            series.setdefault(_label(cell, keys, skip), []).append((x, 100 * mean, 100 * std, len(accuracy)))
+        names = sorted(series, key=sort_key)
+        if layout.numeric_x:
+            for name in names:
+                points = sorted(series[name], key=lambda point: float(point[0]))
+                x, y, err, _ = zip(*points, strict=True)
+                axis.errorbar([float(v) for v in x], y, yerr=err, marker="o", capsize=3, label=name)
+            if layout.log_x:
+                axis.set_xscale("log", base=2 if layout.x in SIZE_KEYS else 10)
+            axis.set_xlabel("training images" if layout.x in SIZE_KEYS else layout.x)
+        else:
+            categories = sorted({point[0] for points in series.values() for point in points}, key=sort_key)
+            width = 0.8 / max(1, len(names))
+            for index, name in enumerate(names):
+                by_category = {point[0]: point for point in series[name]}
+                positions = [
+                    i + (index - (len(names) - 1) / 2) * width for i, c in enumerate(categories) if c in by_category
+                ]
+                chosen = [by_category[c] for c in categories if c in by_category]
+                axis.bar(positions, [p[1] for p in chosen], width, yerr=[p[2] for p in chosen], capsize=3, label=name)
+            axis.set_xticks(range(len(categories)), [str(c) for c in categories], rotation=20, ha="right")
+            axis.set_xlabel(layout.x or "")
+        axis.set_title(f"{layout.panels} = {panel}" if layout.panels else "test accuracy", fontsize=9)
+        axis.set_ylabel("test accuracy (%), mean ± std over seeds")
         axis.grid(alpha=0.3)
-        if lines:
-            axis.legend(fontsize=8)
-    axes[0][0].set_ylabel("test accuracy (%), mean ± std over seeds")
-    figure.suptitle("Dataset size vs accuracy")
+        if names:
+            axis.legend(fontsize=7, title=layout.lines, title_fontsize=7)
+    figure.suptitle("Dataset size vs accuracy" if layout.x in SIZE_KEYS else "Test accuracy")
     figure.tight_layout()
     return save_figure(figure, path)
 
 
-def _weights_name(value: str) -> str:
-    if value in ("null", "None", ""):
-        return "scratch"
-    return value if len(value) < 40 else "…" + value[-38:]
-
-
-def learning_curves(cells: list[Cell], keys: list[str], path: Path) -> Path:
-    """Train/val accuracy and loss per epoch for each cell (every seed drawn, from the runs' CSV logs)."""
-    rows = max(1, len(cells))
-    figure, axes = plt.subplots(rows, 2, figsize=(10, 2.4 * rows), dpi=DPI, squeeze=False)
-    for (accuracy_axis, loss_axis), cell in zip(axes, cells, strict=False):
-        for run in cell.runs:
-            history = read_metrics(run.directory / "csv" / "metrics.csv")
-            for split, style in (("train", "-"), ("val", "--")):
-                if f"{split}/acc" in history:
-                    epochs, values = history[f"{split}/acc"]
-                    accuracy_axis.plot(epochs, values, style, color="C0" if split == "train" else "C1", alpha=0.8)
-                if f"{split}/loss" in history:
-                    epochs, values = history[f"{split}/loss"]
-                    loss_axis.plot(epochs, values, style, color="C0" if split == "train" else "C1", alpha=0.8)
-        accuracy_axis.set_title(_label(cell, keys, set()), fontsize=8)
-        accuracy_axis.set_ylabel("accuracy")
-        loss_axis.set_ylabel("loss")
-        for axis in (accuracy_axis, loss_axis):
-            axis.grid(alpha=0.3)
-    axes[0][0].plot([], [], "-", color="C0", label="train")
-    axes[0][0].plot([], [], "--", color="C1", label="val")
-    axes[0][0].legend(fontsize=8)
-    axes[-1][0].set_xlabel("epoch")
-    axes[-1][1].set_xlabel("epoch")
+def learning_curves(cells: list[Cell], keys: list[str], layout: FigureLayout, path: Path) -> Path:
+    """Small multiples: a panel per combination of the swept keys but one, a line per value of that one (the data
+    size, or the layout's lines), the mean over seeds with their spread as a band; validation accuracy solid,
+    training accuracy dashed; integer epochs."""
+    line_key = layout.x if layout.numeric_x else layout.lines
+    panel_keys = [key for key in keys if key != line_key]
+    panels: dict[str, list[Cell]] = {}
+    for cell in cells:
+        panels.setdefault(_label(cell, keys, {line_key} if line_key else set()) if panel_keys else "all", []).append(
+            cell
+        )
+    names = sorted(panels, key=sort_key)
+    figure, axes = _panel_grid(len(names), width=4.6, height=3.2)
+    for axis, name in zip(axes, names, strict=True):
+        members = sorted(panels[name], key=lambda c: sort_key(_value(c, keys, line_key) or ""))
+        for index, cell in enumerate(members):
+            colour = f"C{index % 10}"
+            bands = {metric: _seed_band(cell, metric) for metric in ("val/acc", "train/acc")}
+            labelled = "val/acc" if bands["val/acc"][0] else "train/acc"  # the legend names each line once
+            for metric, style in (("val/acc", "-"), ("train/acc", "--")):
+                epochs, mean, low, high = bands[metric]
+                if not epochs:
+                    continue
+                label = (_value(cell, keys, line_key) or "all") if metric == labelled else None
+                axis.plot(epochs, mean, style, color=colour, label=label)
+                if high is not None:
+                    axis.fill_between(epochs, low, high, color=colour, alpha=0.15, linewidth=0)
+        axis.set_title(name if panel_keys else "learning curves", fontsize=8)
+        axis.set_xlabel("epoch")
+        axis.set_ylabel("accuracy")
+        axis.xaxis.set_major_locator(MaxNLocator(integer=True))
+        axis.grid(alpha=0.3)
+        axis.legend(fontsize=7, title=line_key, title_fontsize=7)
+    figure.suptitle("Learning curves: validation (solid, band = seeds' range) and training (dashed) accuracy")
     figure.tight_layout()
     return save_figure(figure, path)
+
+
+def _seed_band(cell: Cell, metric: str) -> tuple[list[int], list[float], list[float] | None, list[float] | None]:
+    """Epochs every seed has, the mean over seeds and (with two or more seeds) their lowest and highest value."""
+    curves = []
+    for run in cell.completed or cell.runs:
+        history = read_metrics(run.directory / "csv" / "metrics.csv")
+        if metric in history:
+            curves.append(dict(zip(*history[metric], strict=True)))
+    if not curves:
+        return [], [], None, None
+    epochs = sorted(set.intersection(*(set(curve) for curve in curves)))
+    values = np.array([[curve[epoch] for epoch in epochs] for curve in curves])
+    if len(curves) < 2:
+        return epochs, list(values[0]), None, None
+    return epochs, list(values.mean(0)), list(values.min(0)), list(values.max(0))
 
 
 def read_metrics(path: Path) -> dict[str, tuple[list[int], list[float]]]:

@@ -9,6 +9,7 @@ import os
 from pathlib import Path
 
 from scalegrid.analysis import plots
+from scalegrid.analysis.figure_layout import choose_layout
 from scalegrid.analysis.grid_table import (
     Cell,
     find_runs,
@@ -94,8 +95,23 @@ def _analysis_links(runs: list, grid_dir: Path, out: Path) -> list[str]:
     return ["## Evaluations and visualisations", "", *lines, ""] if lines else []
 
 
-def build_report(grid_dir: Path) -> Path:
-    """Aggregate every run under ``grid_dir`` and write the report; returns the path of report.md."""
+def requested_layout(runs: list, overrides: dict[str, str | None] | None = None) -> dict[str, str | None]:
+    """The figure an experiment asked for (``runtime.report`` in its runs' config), overridden by the command line."""
+    requested: dict[str, str | None] = {}
+    for run in runs:
+        if run.result is not None and run.result.config is not None:
+            requested = dict((run.result.config.get("runtime") or {}).get("report") or {})
+            break
+    requested.update({role: key for role, key in (overrides or {}).items() if key})
+    return {role: requested.get(role) for role in ("x", "lines", "panels")}
+
+
+def build_report(grid_dir: Path, figure: dict[str, str | None] | None = None) -> Path:
+    """Aggregate every run under ``grid_dir`` and write the report; returns the path of report.md.
+
+    ``figure`` names the swept keys for the accuracy figure's x axis, lines and panels (else the experiment's
+    ``runtime.report``, else a choice that follows the grid).
+    """
     grid_dir = Path(grid_dir)
     runs = find_runs(grid_dir)
     keys, cells = group_cells(runs)
@@ -103,16 +119,21 @@ def build_report(grid_dir: Path) -> Path:
     out.mkdir(exist_ok=True)
     _write_text_atomic(out / "results.csv", _csv_text(table_rows(runs)))
 
+    values = {key: sorted({cell.key[keys.index(key)] for cell in cells}, key=sort_key) for key in keys}
+    layout = choose_layout(values, requested_layout(runs, figure))
     figures = [
-        plots.accuracy_vs_size(cells, keys, out / "accuracy_vs_size.png"),
+        plots.accuracy_figure(cells, keys, layout, out / plots.accuracy_figure_name(layout)),
         plots.accuracy_vs_time(cells, keys, out / "accuracy_vs_time.png"),
-        plots.learning_curves(cells, keys, out / "learning_curves.png"),
+        plots.learning_curves(cells, keys, layout, out / "learning_curves.png"),
     ]
     scored = [cell for cell in cells if cell.stat("test_acc")]
     if scored:
         best = max(scored, key=lambda c: c.stat("test_acc")[0])
         worst = min(scored, key=lambda c: c.stat("test_acc")[0])
         figures += plots.confusion_pair(best, worst, keys, out)
+
+    for stale in set(out.glob("accuracy_*.png")) - set(figures):  # an earlier report's figure for another layout
+        stale.unlink()
 
     failed = [run for run in runs if run.status not in ("completed",)]
     missing = missing_runs(grid_dir, runs)

@@ -36,6 +36,7 @@ from scalegrid.run.budget import training_budget
 from scalegrid.run.classifier import ImageClassifier
 from scalegrid.run.finetune import FinetunePolicy
 from scalegrid.run.gpu_slots import claim_free_gpu
+from scalegrid.run.hyperparameters import cell_hyperparameters
 from scalegrid.run.lightning_adapter import relaunches_command
 from scalegrid.run.performance import set_torch_threads
 from scalegrid.run.resume import ResumableRun, ResumePoint, find_resume_point
@@ -333,7 +334,8 @@ def _log_final_metrics(loggers: list[Any], config: dict[str, Any], result: RunRe
                 for key in ("test_acc", "test_loss", "best_val_acc")
                 if getattr(result, key) is not None
             }
-            logger.log_hyperparams(config, metrics=metrics)
+            hyperparameters = cell_hyperparameters(config, result.overrides, result.train_size)
+            logger.log_hyperparams(hyperparameters, metrics=metrics)
             title = "test confusion (row-normalised, %)"
             figure = confusion_figure(result.confusion_matrix, result.class_names, title)
             logger.experiment.add_figure("test/confusion_matrix", figure, global_step=result.epochs)

@@ -38,3 +38,13 @@ def test_a_validated_run_tests_its_best_epoch_and_records_train_accuracy(cifar_r
     assert result.selected_by == "best_val_epoch" and result.best_checkpoint.endswith(f"{result.best_epoch:03d}.ckpt")
     assert len(result.train_acc_history) == 2 and result.train_acc == result.train_acc_history[-1]
     assert 0 <= result.train_acc <= 1
+
+
+def test_test_every_epoch_records_a_curve_that_does_not_choose(cifar_root, tmp_path):
+    result = _train(cifar_root, tmp_path / "run", "test_every_epoch=true", "trainer.max_epochs=3")
+    assert len(result.test_acc_history) == 3 and all(0 <= value <= 1 for value in result.test_acc_history)
+    assert result.selected_by == "best_val_epoch"  # validation still chooses the tested checkpoint
+    checkpoint = torch.load(result.best_checkpoint, map_location="cpu", weights_only=True)
+    assert checkpoint["epoch"] == result.best_epoch
+    if result.best_epoch == 2:  # the last epoch was also the best: its test point is the final test
+        assert result.test_acc == pytest.approx(result.test_acc_history[-1])

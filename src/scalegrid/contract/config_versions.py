@@ -101,8 +101,10 @@ def _to_version_2(flat: dict[str, Any]) -> dict[str, Any]:
 
 
 def _to_version_3(flat: dict[str, Any]) -> dict[str, Any]:
-    """Version 3: the cosine horizon, the three BatchNorm behaviours of frozen layers, one augmentation vocabulary."""
+    """Version 3: the cosine horizon, the BatchNorm behaviours of frozen layers, one augmentation vocabulary, the
+    optional per-epoch test curve."""
     flat = dict(flat)
+    flat.setdefault("test_every_epoch", False)  # no per-epoch test curve, as before
     if flat.get("sched.name") == "cosine":
         flat.setdefault("sched.t_max", None)  # null: the whole fit, as before
     if "finetune.train_bn" in flat:

@@ -52,6 +52,7 @@ class RunResult:
     train_acc: float | None = None  # the last training epoch's accuracy (augmented batches, in train mode)
     train_acc_history: list[float] = field(default_factory=list)  # one entry per training epoch
     selected_by: str | None = None  # best_val_epoch | last_epoch: which epoch's weights were tested
+    test_acc_history: list[float] | None = None  # test_every_epoch: test accuracy after each epoch (never selects)
     per_class_acc: list[float | None] | None = None
     confusion_matrix: list[list[int]] | None = None  # test split, rows: true class
     class_names: list[str] | None = None

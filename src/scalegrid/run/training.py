@@ -40,6 +40,7 @@ from scalegrid.run.hyperparameters import cell_hyperparameters
 from scalegrid.run.lightning_adapter import relaunches_command
 from scalegrid.run.performance import set_torch_threads
 from scalegrid.run.resume import ResumableRun, ResumePoint, find_resume_point
+from scalegrid.run.test_curve import TestEveryEpoch
 from scalegrid.run.throughput import TrainThroughput
 
 BEST_CHECKPOINT_CALLBACK = "model_checkpoint"  # runtime.callbacks entry whose monitor/mode come from ``selection``
@@ -97,6 +98,7 @@ class BuiltRun:
     trainer: pl.Trainer
     loggers: list[Any]
     throughput: TrainThroughput
+    test_curve: TestEveryEpoch | None  # test_every_epoch: the per-epoch test accuracy
     resume: ResumePoint | None
     description: dict[str, Any]  # the result fields known before training (weights, sizes, parameter counts)
 
@@ -139,6 +141,9 @@ def build(cfg: DictConfig, settings: RunSettings, devices: Any) -> BuiltRun:
     loggers = [instantiate(block) for block in _target_blocks(cfg.runtime.get("logger"))]
     validates = _validates(cfg, len(datamodule.val_set))
     callbacks = [*_callbacks(cfg, validates), throughput, finetune, ResumableRun(config)]
+    test_curve = TestEveryEpoch() if cfg.test_every_epoch else None
+    if test_curve is not None:
+        callbacks.append(test_curve)
     if not loggers:  # the learning-rate monitor refuses to run without a logger: with logger=none it has nothing to do
         callbacks = [callback for callback in callbacks if not isinstance(callback, LearningRateMonitor)]
     budget = training_budget(cfg.budget, cfg.trainer.max_epochs, datamodule.train_pool_size, datamodule.batch_size)
@@ -168,7 +173,7 @@ def build(cfg: DictConfig, settings: RunSettings, devices: Any) -> BuiltRun:
         "test_source": datamodule.test_source,
         "resumed_from": None if resume is None else {"epoch": resume.epoch, "global_step": resume.global_step},
     }
-    return BuiltRun(settings, datamodule, module, trainer, loggers, throughput, resume, description)
+    return BuiltRun(settings, datamodule, module, trainer, loggers, throughput, test_curve, resume, description)
 
 
 def _target_blocks(group: DictConfig | None) -> list[DictConfig]:
@@ -219,6 +224,7 @@ class Fitted:
     seconds: float
     val_acc_history: list[float]
     train_acc_history: list[float]
+    test_acc_history: list[float] | None  # test_every_epoch's curve
     images_per_epoch: int | None  # summed over DDP ranks
     timings: dict[str, Any]
 
@@ -232,9 +238,9 @@ def fit(run: BuiltRun) -> Fitted:
     # Testing restores the best checkpoint, and with it an older history and older timings: keep this run's now.
     timings = dict(images_per_second=run.throughput.images_per_second, **run.throughput.state_dict())
     history = list(run.module.val_acc_history)
-    return Fitted(
-        seconds, history, list(run.module.train_acc_history), None if images is None else int(images), timings
-    )
+    test_curve = None if run.test_curve is None else list(run.test_curve.history)
+    train_history = list(run.module.train_acc_history)
+    return Fitted(seconds, history, train_history, test_curve, None if images is None else int(images), timings)
 
 
 # --- test --------------------------------------------------------------------------------------------------------
@@ -276,6 +282,7 @@ def record(cfg: DictConfig, run: BuiltRun, fitted: Fitted, tested: Tested) -> Ru
         train_acc=fitted.train_acc_history[-1] if fitted.train_acc_history else None,
         train_acc_history=fitted.train_acc_history,
         selected_by=tested.selected_by,
+        test_acc_history=fitted.test_acc_history,
         per_class_acc=per_class_accuracy(confusion),
         confusion_matrix=confusion,
         class_names=list(run.datamodule.class_names),

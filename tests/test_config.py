@@ -37,6 +37,7 @@ def test_option_composes_into_a_readable_config(group, option, tmp_path):
     overrides = [f"{group}={option}"]
     if group == "data" and option.startswith("image"):
         overrides.append(f"runtime.data.{'csv_file' if option == 'image_csv' else 'root'}={tmp_path}")
+        overrides += [f"runtime.data.train_list={tmp_path}/train.txt"] if option == "image_list" else []
     cfg = compose_config(overrides, output_dir=tmp_path)
     assert cfg.data.name == (option if group == "data" else "cifar10")
     if group == "model":

@@ -56,9 +56,11 @@ def _value(cell: Cell, keys: list[str], key: str | None) -> str | None:
 
 
 def _panel_grid(count: int, width: float = 4.8, height: float = 3.6):
+    """Up to three panels a row, one y scale for all of them (panels are compared by eye)."""
     columns = min(3, max(1, count))
     rows = -(-max(1, count) // columns)
-    figure, axes = plt.subplots(rows, columns, figsize=(width * columns, height * rows), dpi=DPI, squeeze=False)
+    size = (width * columns, height * rows)
+    figure, axes = plt.subplots(rows, columns, figsize=size, dpi=DPI, squeeze=False, sharey=True)
     for axis in axes.flat[count:]:
         axis.axis("off")
     return figure, list(axes.flat[: max(1, count)])
@@ -131,9 +133,8 @@ def learning_curves(cells: list[Cell], keys: list[str], layout: FigureLayout, pa
     panel_keys = [key for key in keys if key != line_key]
     panels: dict[str, list[Cell]] = {}
     for cell in cells:
-        panels.setdefault(_label(cell, keys, {line_key} if line_key else set()) if panel_keys else "all", []).append(
-            cell
-        )
+        title = ", ".join(f"{key}={_value(cell, keys, key)}" for key in panel_keys) or "all"
+        panels.setdefault(title, []).append(cell)
     names = sorted(panels, key=sort_key)
     figure, axes = _panel_grid(len(names), width=4.6, height=3.2)
     for axis, name in zip(axes, names, strict=True):

@@ -167,6 +167,7 @@ def test_speed_and_location_settings_of_a_version_1_config_do_not_make_a_cell_di
     """Version 1 kept the cache, workers and data root inside data: once migrated they are runtime settings."""
     stored = {"data": {"cache": False, "cache_dir": "/a", "num_workers": 2, "root": "/x", "image_size": 224}}
     faster = {"data": {"image_size": 224}, "runtime": {"data": {"cache": True, "cache_dir": "/b", "root": "/y"}}}
+    faster["test_every_epoch"] = False  # added by version 3 with the value that reproduces version 1
     assert identity_differences(migrate(stored, None), faster) == []
     other = {**faster, "data": {"image_size": 128}}
     assert identity_differences(migrate(stored, None), other) == ["data.image_size: 224 -> 128"]
@@ -179,6 +180,7 @@ def test_a_version_1_cell_with_checkpoint_settings_keeps_its_identity_but_early_
         "runtime": {"callbacks": {"model_checkpoint": {"save_top_k": 1}, "last_checkpoint": {"every_n_epochs": 1}}},
         "selection": {"monitor": "val/acc"},
         "optim": {"lr": 0.05},
+        "test_every_epoch": False,
     }
     assert identity_differences(migrate(before, None), now) == []
     assert identity_differences(migrate(before, None), {**now, "optim": {"lr": 0.1}}) == ["optim.lr: 0.05 -> 0.1"]

@@ -24,6 +24,8 @@ def test_swept_keys_come_first_then_the_defining_settings_and_nothing_of_runtime
     assert list(shown)[:3] == ["model", "data.fraction", "seed"]
     assert shown["model"] == "resnet18" and shown["model.weights"] == "null" and shown["train_size"] == 2250
     assert "arm" not in shown and not any(key.startswith(("runtime", "hydra")) for key in shown)
+    in_a_grid = cell_hyperparameters(config, [*overrides, "trainer.max_epochs=3"], 2250, swept=["data.fraction"])
+    assert list(in_a_grid)[0] == "data.fraction" and list(in_a_grid)[1] == "model.name"  # only swept keys lead
     assert set(shown) == {"model", "data.fraction", "seed", "model.name", "model.weights", "finetune.policy"} | {
         "data.name",
         "train_size",

@@ -33,16 +33,18 @@ def _scalar(value: Any) -> int | float | str | bool:
     return value if isinstance(value, int | float | str | bool) else str(value)
 
 
-def cell_hyperparameters(config: dict[str, Any], overrides: list[str], train_size: int | None) -> dict[str, Any]:
-    """The keys the command line set (the grid's axes: group choices like ``model`` by their option), then
-    ``ALWAYS_SHOWN``; runtime settings and Hydra's own never."""
+def cell_hyperparameters(
+    config: dict[str, Any], overrides: list[str], train_size: int | None, swept: list[str] | None = None
+) -> dict[str, Any]:
+    """The grid's swept keys (``swept``; for a single run, every key its command line set) by this run's values
+    (group choices like ``model`` by their option), then ``ALWAYS_SHOWN``; runtime settings and Hydra's own never."""
     settings = defining_settings(config)
     settings["train_size"] = train_size
     shown: dict[str, Any] = {}
     for override in overrides:
         key, _, value = override.partition("=")
         key = key.lstrip("+~")
-        if key.startswith("hydra") or is_runtime(key) or key in shown:
+        if key.startswith("hydra") or is_runtime(key) or key in shown or (swept is not None and key not in swept):
             continue
         shown[key] = settings.get(key, value)  # a config leaf by its resolved value, a group by its option
     for key in ALWAYS_SHOWN:

@@ -27,6 +27,7 @@ from scalegrid.contract.results import (
     resolved_config,
     write_result,
 )
+from scalegrid.contract.sweep_record import swept_keys
 from scalegrid.data.create import create_datamodule, data_options
 from scalegrid.errors import ScalegridError, TrainingDiverged
 from scalegrid.hydra_job import current_overrides, in_multirun
@@ -341,12 +342,21 @@ def _log_final_metrics(loggers: list[Any], config: dict[str, Any], result: RunRe
                 for key in ("test_acc", "test_loss", "best_val_acc")
                 if getattr(result, key) is not None
             }
-            hyperparameters = cell_hyperparameters(config, result.overrides, result.train_size)
+            hyperparameters = cell_hyperparameters(config, result.overrides, result.train_size, _swept_keys())
             logger.log_hyperparams(hyperparameters, metrics=metrics)
             title = "test confusion (row-normalised, %)"
             figure = confusion_figure(result.confusion_matrix, result.class_names, title)
             logger.experiment.add_figure("test/confusion_matrix", figure, global_step=result.epochs)
             logger.experiment.flush()
+
+
+def _swept_keys() -> list[str] | None:
+    """The keys this job's sweep varies (from the grid's sweep record); None outside a sweep."""
+    if not in_multirun():
+        return None
+    from hydra.core.hydra_config import HydraConfig
+
+    return swept_keys(Path(HydraConfig.get().sweep.dir))
 
 
 def summary_line(cfg: DictConfig, result: RunResult, run_dir: Path) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from typing import Any
 
@@ -150,7 +151,10 @@ class ImageClassifier(pl.LightningModule):
         groups = [group for group in ({"params": head}, {"params": backbone, "lr": backbone_lr}) if group["params"]]
         optimizer = build_optimizer(groups, self.hparams.optim)
         total_steps = int(self.trainer.estimated_stepping_batches)  # builds the training loader: batches are known
-        steps_per_epoch = max(1, int(self.trainer.num_training_batches) // self.trainer.accumulate_grad_batches)
+        batches = self.trainer.num_training_batches  # inf for a loader without a length
+        steps_per_epoch = None
+        if math.isfinite(batches):
+            steps_per_epoch = max(1, int(batches) // self.trainer.accumulate_grad_batches)
         scheduler = build_scheduler(optimizer, self.hparams.sched, total_steps, steps_per_epoch)
         if scheduler is None:
             return optimizer

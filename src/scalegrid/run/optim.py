@@ -46,8 +46,10 @@ def build_scheduler(
         base_lrs = [group["lr"] for group in optimizer.param_groups]
         horizon = total_steps
         if cfg.get("t_max") is not None:
-            if float(cfg["t_max"]) <= 0 or not steps_per_epoch:
+            if float(cfg["t_max"]) <= 0:
                 raise ScalegridError(f"sched.t_max={cfg['t_max']} must be a positive number of epochs (or null)")
+            if not steps_per_epoch:
+                raise ScalegridError("sched.t_max needs a training loader of known length (epochs of known steps)")
             horizon = round(float(cfg["t_max"]) * steps_per_epoch)
         scheduler = lr_scheduler.CosineAnnealingLR(
             optimizer, T_max=max(1, horizon), eta_min=min(base_lrs) * cfg["final_lr_ratio"]

@@ -254,3 +254,26 @@ def test_preparing_again_after_setup_reads_nothing(image_folder: Path, tmp_path:
     monkeypatch.setattr(datamodule, "_scan", lambda: scans.append(1) or real_scan())  # counts, still scans
     datamodule.prepare_data()  # what Trainer.fit does after train() set the datamodule up
     assert scans == []
+
+
+def test_a_train_and_val_layout_tests_on_val_and_selects_on_a_split_of_train(tmp_path: Path) -> None:
+    root = write_image_folder(tmp_path / "images", per_class=12, layout="split")  # train/ and test/ per class
+    (root / "test").rename(root / "val")  # ants/bees-style: train/ and val/, no test/
+    datamodule = create_datamodule(
+        {
+            "name": "image_folder",
+            "root": str(root),
+            "image_size": 32,
+            "val_size": 0.2,
+            "cache_dir": str(tmp_path / "c"),
+            "num_workers": 0,
+        },
+        shuffle_seed=0,
+        imagenet_statistics=False,
+    )
+    datamodule.prepare_data()
+    datamodule.setup("fit")
+    val_images = len(list((root / "val").rglob("*.*")))
+    assert len(datamodule.test_set) == val_images == 9  # every val/ image is tested
+    assert len(datamodule.train_set) + len(datamodule.val_set) == 27  # selection uses train/ only
+    assert datamodule.test_source.startswith("the given val split")

@@ -34,3 +34,4 @@ def test_a_two_arm_sweep_lands_in_two_folders_and_the_report_shows_what_each_arm
     freeze_row = next(row for row in rows if "freeze5" in row)
     assert "| 0.001 |" in freeze_row and "| mlp |" in freeze_row and f"{freeze5.params_trainable:,}" in freeze_row
     assert "(n=1)" in freeze_row  # one seed: no spread printed
+    assert (grid / "report" / "accuracy_by_arm.png").is_file()  # a categorical axis: grouped bars

@@ -111,6 +111,21 @@ def test_report_aggregates_the_grid(finished_grid):
         assert f"({name}.png)" in markdown
 
 
+def test_the_figure_layout_can_be_named(finished_grid, tmp_path):
+    import shutil
+
+    from scalegrid.analysis.report import build_report
+
+    _, grid_dir, _ = finished_grid
+    copy = tmp_path / "grid"
+    shutil.copytree(grid_dir, copy)
+    build_report(copy, {"x": "model", "lines": "data.fraction", "panels": None})
+    figures = sorted(path.name for path in (copy / "report").glob("accuracy_*.png"))
+    assert figures == ["accuracy_by_model.png", "accuracy_vs_time.png"]  # the earlier layout's figure is gone
+    pixels = mpimg.imread(copy / "report" / "accuracy_by_model.png")
+    assert pixels.shape[1] >= 400 and pixels.std() > 0.01
+
+
 def test_report_on_a_partial_grid_says_so(finished_grid, tmp_path):
     import shutil
 

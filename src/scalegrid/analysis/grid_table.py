@@ -184,6 +184,6 @@ def varying_settings(runs: list[Run], keys: list[str], most: int = 8) -> list[st
             continue
         for key, value in defining_settings(run.result.config).items():
             seen.setdefault(key, set()).add(repr(value))
-    shown = [k for k, values in seen.items() if len(values) > 1 and k != SEED_KEY and k not in ("arm",)]
+    shown = [k for k, values in seen.items() if len(values) > 1 and k != SEED_KEY]
     named = [key.replace("/", ".") for key in keys]  # a nested group (data/augment) holds data.augment.*
     return [k for k in shown if not any(k == key or k.startswith(key + ".") for key in named)][:most]

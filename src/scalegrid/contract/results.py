@@ -97,7 +97,7 @@ class RunResult:
         payload.pop("schema_version", None)
         if payload.get("config") is not None:
             payload["config"] = migrate(payload["config"], config_version)
-        if config_version is None and payload.get("overrides"):
+        if (config_version or 1) < CONFIG_VERSION and payload.get("overrides"):  # typed in older key names
             payload["overrides"] = rename_overrides(payload["overrides"])[0]
         known = {f.name for f in dataclasses.fields(cls)} - {"extra", "schema_version", "config_version"}
         values = {key: value for key, value in payload.items() if key in known}

@@ -179,11 +179,14 @@ def varying_settings(runs: list[Run], keys: list[str], most: int = 8) -> list[st
     """Defining settings whose resolved values differ between runs and that no column already shows: what an arm
     or an experiment's mapping sets (``optim.lr``, ``model.head.kind``), seeds and the swept keys' own values aside."""
     seen: dict[str, set] = {}
+    paths = set()  # file paths (a checkpoint to start from) make unreadable columns; folder names carry them
     for run in runs:
         if run.result is None or run.result.config is None:
             continue
         for key, value in defining_settings(run.result.config).items():
             seen.setdefault(key, set()).add(repr(value))
-    shown = [k for k, values in seen.items() if len(values) > 1 and k != SEED_KEY]
+            if isinstance(value, str) and "/" in value:
+                paths.add(key)
+    shown = [k for k, values in seen.items() if len(values) > 1 and k != SEED_KEY and k not in paths]
     named = [key.replace("/", ".") for key in keys]  # a nested group (data/augment) holds data.augment.*
     return [k for k in shown if not any(k == key or k.startswith(key + ".") for key in named)][:most]

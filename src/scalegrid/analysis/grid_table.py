@@ -11,10 +11,10 @@ from typing import Any
 import yaml
 
 from scalegrid.contract.config_versions import rename_overrides
-from scalegrid.contract.identity import defining_settings, is_runtime
+from scalegrid.contract.identity import defining_settings
 from scalegrid.contract.results import RunResult, UnreadableResult, read_result
 from scalegrid.contract.run_folders import HYDRA_RECORD, find_run_dirs, folder_status
-from scalegrid.contract.sweep_record import requested_axes
+from scalegrid.contract.sweep_record import parse_overrides, requested_axes
 from scalegrid.errors import ScalegridError
 
 SEED_KEY = "seed"
@@ -46,17 +46,6 @@ class Run:
     def metric(self, name: str) -> Any:
         """A field of the result (``test_acc``, ``fit_seconds``, ...); None without a result."""
         return None if self.result is None else getattr(self.result, name, None)
-
-
-def parse_overrides(overrides: list[str]) -> dict[str, str]:
-    """``{key: value}`` of the overrides that define a cell (``runtime.*`` ones say where, not what: left out)."""
-    parsed = {}
-    for item in overrides:
-        key, _, value = item.partition("=")
-        key = key.lstrip("+~")
-        if not is_runtime(key):
-            parsed[key] = value
-    return parsed
 
 
 def find_runs(grid_dir: Path) -> list[Run]:

@@ -141,7 +141,8 @@ def learning_curves(cells: list[Cell], keys: list[str], layout: FigureLayout, pa
         members = sorted(panels[name], key=lambda c: sort_key(_value(c, keys, line_key) or ""))
         for index, cell in enumerate(members):
             colour = f"C{index % 10}"
-            bands = {metric: _seed_band(cell, metric) for metric in ("val/acc", "train/acc")}
+            histories = [read_metrics(run.directory / "csv" / "metrics.csv") for run in cell.completed or cell.runs]
+            bands = {metric: _seed_band(histories, metric) for metric in ("val/acc", "train/acc")}
             labelled = "val/acc" if bands["val/acc"][0] else "train/acc"  # the legend names each line once
             for metric, style in (("val/acc", "-"), ("train/acc", "--")):
                 epochs, mean, low, high = bands[metric]
@@ -162,13 +163,11 @@ def learning_curves(cells: list[Cell], keys: list[str], layout: FigureLayout, pa
     return save_figure(figure, path)
 
 
-def _seed_band(cell: Cell, metric: str) -> tuple[list[int], list[float], list[float] | None, list[float] | None]:
+def _seed_band(
+    histories: list[dict], metric: str
+) -> tuple[list[int], list[float], list[float] | None, list[float] | None]:
     """Epochs every seed has, the mean over seeds and (with two or more seeds) their lowest and highest value."""
-    curves = []
-    for run in cell.completed or cell.runs:
-        history = read_metrics(run.directory / "csv" / "metrics.csv")
-        if metric in history:
-            curves.append(dict(zip(*history[metric], strict=True)))
+    curves = [dict(zip(*history[metric], strict=True)) for history in histories if metric in history]
     if not curves:
         return [], [], None, None
     epochs = sorted(set.intersection(*(set(curve) for curve in curves)))

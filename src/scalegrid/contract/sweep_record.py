@@ -15,6 +15,18 @@ from scalegrid.contract.identity import is_runtime
 SWEEP_RECORD = "multirun.yaml"
 
 
+def parse_overrides(overrides: list[str]) -> dict[str, str]:
+    """``{key: value}`` of command-line overrides that define a cell (``+``/``~`` dropped from keys; ``runtime.*``
+    ones say where, not what: left out). A later override of a key wins, as in Hydra."""
+    parsed = {}
+    for item in overrides:
+        key, _, value = item.partition("=")
+        key = key.lstrip("+~")
+        if not is_runtime(key):
+            parsed[key] = value
+    return parsed
+
+
 def requested_axes(grid_dir: Path) -> list[tuple[str, list[str]]] | None:
     """``[(key, values)]`` for every override the sweep was given (one value for a plain override), in the current
     key names, settings under ``runtime`` left out; None when the folder holds no sweep record."""
@@ -26,12 +38,7 @@ def requested_axes(grid_dir: Path) -> list[tuple[str, list[str]]] | None:
     hydra = (yaml.safe_load(path.read_text()) or {}).get("hydra", {})
     params = [f"{key}={value}" for key, value in ((hydra.get("sweeper") or {}).get("params") or {}).items()]
     task = (hydra.get("overrides") or {}).get("task") or []
-    requested: dict[str, str] = {}  # the command line wins over the experiment's sweeper params, as in Hydra
-    for override in rename_overrides([*params, *task])[0]:
-        key, _, value = override.partition("=")
-        key = key.lstrip("+~")
-        if not is_runtime(key):
-            requested[key] = value
+    requested = parse_overrides(rename_overrides([*params, *task])[0])  # the command line wins over the params
     axes = []
     for override in OverridesParser.create().parse_overrides([f"{k}={v}" for k, v in requested.items()]):
         values = (

@@ -10,17 +10,13 @@ from __future__ import annotations
 from pathlib import Path
 from urllib.parse import quote
 
-from scalegrid.contract.identity import is_runtime
-from scalegrid.contract.sweep_record import swept_keys
+from scalegrid.contract.sweep_record import parse_overrides, swept_keys
 
 
 def other_swept_segments(named: list[str], grid_dir: Path, job_overrides: list[str]) -> str:
     """``/key=value`` for each key the sweep varies that ``named`` (the pattern's keys) leaves out; "" for none."""
-    values = {}
-    for override in job_overrides:
-        key, _, value = override.partition("=")
-        values[key.lstrip("+~")] = value
-    extra = sorted(key for key in swept_keys(grid_dir) if key not in named and not is_runtime(key) and key in values)
+    values = parse_overrides(job_overrides)  # runtime keys never name a folder
+    extra = sorted(key for key in swept_keys(grid_dir) if key not in named and key in values)
     return "".join(f"/{_segment(key, values[key])}" for key in extra)
 
 

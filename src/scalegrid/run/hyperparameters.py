@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from scalegrid.contract.identity import defining_settings, is_runtime
+from scalegrid.contract.identity import defining_settings
+from scalegrid.contract.sweep_record import parse_overrides
 
 # After the swept keys, in this order: what a reader of any grid wants to see.
 ALWAYS_SHOWN = (
@@ -41,10 +42,8 @@ def cell_hyperparameters(
     settings = defining_settings(config)
     settings["train_size"] = train_size
     shown: dict[str, Any] = {}
-    for override in overrides:
-        key, _, value = override.partition("=")
-        key = key.lstrip("+~")
-        if key.startswith("hydra") or is_runtime(key) or key in shown or (swept is not None and key not in swept):
+    for key, value in parse_overrides(overrides).items():
+        if key.startswith("hydra") or (swept is not None and key not in swept):
             continue
         shown[key] = settings.get(key, value)  # a config leaf by its resolved value, a group by its option
     for key in ALWAYS_SHOWN:

@@ -5,9 +5,13 @@ STAMP := $(VENV)/.installed
 # Torch comes first, pinned: these builds are the ones available on the project's machines.
 TORCH := torch==2.14.1 torchvision==0.29.1
 
-.PHONY: install test test-slow lint format train grid demo report tensorboard bench models clean
+.PHONY: install test test-slow lint format train grid demo study report tensorboard bench models clean
 
 GRID ?= outputs/grids/demo
+SIZE ?= full
+STUDIES := $(sort $(basename $(notdir $(wildcard conf/experiment/[!_]*.yaml))))
+# A study's grid folder: outputs/grids/<study> at full size, outputs/grids/<study>_<size> otherwise.
+STUDY_GRID = outputs/grids/$(STUDY)$(if $(filter-out full,$(SIZE)),_$(SIZE))
 
 install: $(STAMP)
 
@@ -41,6 +45,16 @@ demo: install            ## the main command: a small real grid on CIFAR-10 (~15
 
 grid: install            ## the full model-size x data-size x pretraining grid (36 runs; a GPU job)
 	$(PY) src/train.py experiment=bigsmall $(ARGS)
+
+study: install           ## one reference study and its report: make study STUDY=finetune_depth [SIZE=cpu] (docs/studies.md)
+	@test -f conf/experiment/$(STUDY).yaml || { echo "make study: STUDY=$(STUDY) is not a study; choose one of: $(STUDIES)"; exit 2; }
+	@test -f conf/size/$(SIZE).yaml || { echo "make study: SIZE=$(SIZE) is not a size; choose full or cpu"; exit 2; }
+	@# a study whose source (pretraining) has a preset at this size gets it trained first
+	@if [ -f conf/study_size/$(STUDY)_source/$(SIZE).yaml ]; then \
+		echo "$(PY) src/train.py experiment=$(STUDY)_source size=$(SIZE) $(ARGS)"; \
+		$(PY) src/train.py experiment=$(STUDY)_source size=$(SIZE) $(ARGS) || exit $$?; fi
+	$(PY) src/train.py experiment=$(STUDY) size=$(SIZE) $(ARGS)
+	$(PY) src/report.py $(STUDY_GRID)
 
 report: install          ## tables and figures of a grid: make report GRID=outputs/grids/bigsmall
 	$(PY) src/report.py $(GRID)

@@ -87,3 +87,25 @@ def test_dataloader_bench_prints_the_ratio() -> None:
     out = _bench("dataloader.py", "--epochs", "1", env={"DATA_DIR": str(REAL_DATA)})
     (ratio,) = re.findall(r"ratio scalegrid / torchvision: ([0-9.]+)x", out)
     assert float(ratio) > 0
+
+
+def test_study_times_bench_extrapolates_a_study_from_a_short_run(tmp_path) -> None:
+    import json
+
+    from conftest import write_cifar10
+
+    root = write_cifar10(tmp_path / "data", train_per_class=20)
+    out = _bench(
+        "study_times.py",
+        *("--only", "simple_cnn", "--train-images", "100", "--val-images", "20", "--out", str(tmp_path / "t.json")),
+        env={"DATA_DIR": str(root)},
+    )
+    (row,) = json.loads((tmp_path / "t.json").read_text())
+    assert row["study"] == "simple_cnn" and row["cells"] == 2  # the full study: 2 seeds
+    (speed,) = row["speeds"].values()
+    assert speed["train_per_image"] > 0 and speed["test_per_image"] > 0 and speed["fixed"] > 0
+    # 2 cells of 30 epochs over 45,000 training and 5,000 validation images, and a 10,000-image test each
+    per_cell = speed["fixed"] + 30 * (45_000 * speed["train_per_image"] + 5_000 * speed["val_per_image"])
+    per_cell += 10_000 * speed["test_per_image"]
+    assert row["minutes"] == pytest.approx(2 * per_cell / 60)
+    assert re.search(r"^simple_cnn +2 simple_cnn nativepx b128 +\d+ +\d+ +[0-9.]+ +[0-9.]+ min$", out, re.M)

@@ -10,7 +10,7 @@ from scalegrid.contract.config_versions import MOVED_IN_VERSION_2
 from scalegrid.data.create import data_options
 from scalegrid.models.registry import available_models
 
-GROUPS = ["data", "model", "finetune", "optim", "sched", "trainer", "logger", "callbacks", "paths", "hydra", "debug"]
+GROUPS = "data model finetune optim sched trainer logger callbacks paths hydra size debug".split()
 
 
 def options_of(group: str) -> list[str]:

@@ -18,6 +18,10 @@ def _register_resolvers() -> None:
     OmegaConf.register_new_resolver("weights_tag", lambda weights: _weights_tag(weights), replace=True)
     # ${other_swept_keys:model,seed,...} in grid directories: /key=value for each other key the sweep varies.
     OmegaConf.register_new_resolver("other_swept_keys", lambda *named: _other_swept(named), replace=True)
+    # ${if_null:${pretrained},imagenet} in the studies: the value, or the fallback when it is null.
+    OmegaConf.register_new_resolver(
+        "if_null", lambda value, fallback: fallback if value is None else value, replace=True
+    )
 
 
 def _weights_tag(weights):

@@ -10,7 +10,7 @@ import pytest
 import torch
 from conftest import run_script
 
-from scalegrid.analysis.visualization import activation_of, feature_map_figure, find_layer, grad_cam
+from scalegrid.analysis.visualization import activation_of, feature_map_figure, find_layer, grad_cam, layer_name
 from scalegrid.errors import ScalegridError
 from scalegrid.models import create_model
 
@@ -24,7 +24,8 @@ def test_feature_maps_filters_and_grad_cam_of_a_run(finished_run: Path, tmp_path
 
     picture = tmp_path / "mine.png"
     Image.new("RGB", (40, 30), (200, 40, 40)).save(picture)
-    completed = _visualize(f"run={finished_run}", f"images=[0,{picture}]", "layers=[0,3]")
+    layers = "layers=['0',2]"  # by name, and the 2nd convolution (named "3")
+    completed = _visualize(f"run={finished_run}", f"images=[0,{picture}]", layers)
     assert completed.returncode == 0, completed.stderr[-2000:]
     out = finished_run / "visualize"
     for name in ("filters", "gradcam_test0", "gradcam_mine", "features_test0_0", "features_mine_3"):
@@ -64,3 +65,15 @@ def test_grad_cam_defaults_to_the_last_block_with_a_real_map() -> None:
     network = create_model("resnet18", num_classes=10, input_shape=(3, 32, 32)).eval()
     assert grad_cam_layer(network, torch.randn(1, 3, 32, 32)) == "layer2"  # 4x4; layer3 is 2x2, layer4 1x1
     assert grad_cam_layer(network, torch.randn(1, 3, 128, 128)) == "layer4"
+
+
+def test_an_integer_layer_is_the_kth_convolution_counted_from_one() -> None:
+    network = create_model("resnet18", num_classes=10, input_shape=(3, 32, 32))
+    assert [layer_name(network, k) for k in (1, 2, 20)] == ["conv1", "layer1.0.conv1", "layer4.1.conv2"]
+    assert layer_name(network, "layer2") == "layer2"  # names pass through
+    vgg = create_model("vgg19_bn_cifar", num_classes=10, input_shape=(3, 32, 32))
+    assert layer_name(vgg, 16) == "features.49"  # VGG-19's last of 16 convolutions
+    with pytest.raises(ScalegridError, match=r"layers: 25 asks for convolution number 25, but this network has 20"):
+        layer_name(network, 25)  # study B5's "25th layer" does not exist in a ResNet-18
+    with pytest.raises(ScalegridError, match="has 20"):
+        layer_name(network, 0)

@@ -1,5 +1,6 @@
 import numpy as np
 import pytest
+from conftest import write_cifar10
 
 from scalegrid.data.subsets import (
     check_share,
@@ -9,6 +10,7 @@ from scalegrid.data.subsets import (
     select_classes,
     split_by_shares,
     split_train_val,
+    stratified_test_subset,
 )
 from scalegrid.errors import ScalegridError
 
@@ -145,3 +147,32 @@ def test_too_few_images_for_a_split_is_one_clear_error() -> None:
 def test_shares_outside_the_open_unit_interval_are_refused(share) -> None:
     with pytest.raises(ScalegridError, match=r"data.val_size=.* must be a share in \(0, 1\)"):
         check_share("val_size", share)
+
+
+def test_the_test_subset_is_fixed_stratified_and_named(tmp_path):
+    from scalegrid.data.datamodule import BuiltinDataModule
+
+    root = write_cifar10(tmp_path, train_per_class=10, test_per_class=9)
+    options = dict(name="cifar10", root=str(root), val_size=20, download=False, verify_checksums=False)
+    whole = BuiltinDataModule(**options)
+    whole.setup()
+    subsets = []
+    for _ in range(2):
+        module = BuiltinDataModule(**options, test_subset=30)
+        module.setup()
+        subsets.append(module.test_set.labels.numpy())
+    assert len(whole.test_set.labels) == 90 and whole.test_source == "the official test set"
+    assert np.array_equal(subsets[0], subsets[1]) and np.bincount(subsets[0]).tolist() == [3] * 10
+    assert module.test_source == "a fixed stratified 30 of the 90 official test images"
+
+
+def test_a_test_subset_is_a_count_or_a_share_per_class_and_refuses_nonsense(labels):
+    assert len(stratified_test_subset(labels, None, 0)) == 600
+    chosen = stratified_test_subset(labels, 60, seed=3)
+    assert np.bincount(labels[chosen]).tolist() == [30, 20, 10] and np.all(np.diff(chosen) > 0)
+    assert np.array_equal(chosen, stratified_test_subset(labels, 60, seed=3))
+    assert not np.array_equal(chosen, stratified_test_subset(labels, 60, seed=4))
+    assert len(stratified_test_subset(labels, 0.5, 0)) == 300 and len(stratified_test_subset(labels, 5000, 0)) == 600
+    for bad in (0, -3, 1.5):
+        with pytest.raises(ScalegridError, match="data.test_subset="):
+            stratified_test_subset(labels, bad, 0)

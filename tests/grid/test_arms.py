@@ -8,18 +8,22 @@ from scalegrid.contract.results import read_result, resolved_config
 
 
 def test_an_arm_sets_its_settings_together_and_wins_over_the_experiment(tmp_path):
-    config = resolved_config(compose_config(["arm=finetune_depth/freeze5", "+pretrained=null"], output_dir=tmp_path))
+    config = resolved_config(compose_config(["arm=finetune_depth/freeze5", "model.weights=null"], output_dir=tmp_path))
     assert config["arm"] == "freeze5" and config["optim"]["lr"] == 0.001 and config["model"]["weights"] is None
     assert config["finetune"] == {**config["finetune"], "policy": "freeze_stages", "freeze_stages": 5}
     assert config["finetune"]["frozen_bn"] == "updating" and config["model"]["head"]["kind"] == "mlp"
     assert resolved_config(compose_config([], output_dir=tmp_path))["arm"] is None  # no arm outside arm studies
+    pretrained_arm = compose_config(["arm=finetune_depth/freeze5"], output_dir=tmp_path)
+    assert resolved_config(pretrained_arm)["model"]["weights"] == "imagenet"  # pretrained: null means ImageNet
+    own = compose_config(["arm=finetune_depth/freeze5", "pretrained=/ckpts/source.ckpt"], output_dir=tmp_path)
+    assert resolved_config(own)["model"]["weights"] == "/ckpts/source.ckpt"
 
 
 @pytest.mark.slow
 def test_a_two_arm_sweep_lands_in_two_folders_and_the_report_shows_what_each_arm_set(cifar_root, tmp_path):
     grid = tmp_path / "grid"
     args = ["-m", "hydra=grid", "model=resnet18", f"runtime.data.root={cifar_root}", *TINY_DATA, *FAST_TRAINER]
-    args += ["trainer.max_epochs=1", "logger=none", "+pretrained=null", f"hydra.sweep.dir={grid}"]
+    args += ["trainer.max_epochs=1", "logger=none", "model.weights=null", f"hydra.sweep.dir={grid}"]
     completed = run_train([*args, "arm=finetune_depth/scratch,finetune_depth/freeze5"])
     assert completed.returncode == 0, completed.stderr[-3000:]
     cells = {path.parent.name: path.parent for path in grid.rglob("results.json")}

@@ -140,6 +140,23 @@ def test_report_on_a_partial_grid_says_so(finished_grid, tmp_path):
     assert "model=simple_cnn, data.fraction=0.5, seed=1" in markdown
 
 
+def test_the_report_opens_with_the_note_of_a_study_preset(finished_grid, tmp_path):
+    import shutil
+
+    from scalegrid.analysis.report import build_report
+    from scalegrid.contract.results import read_result, write_result
+
+    _, grid_dir, _ = finished_grid
+    noted = tmp_path / "noted"
+    shutil.copytree(grid_dir, noted)
+    for path in noted.rglob("results.json"):
+        result = read_result(path.parent)
+        result.config["runtime"]["report"]["note"] = "CPU preset: 64 px, test on 2,000 images"
+        write_result(path.parent, result)
+    lines = build_report(noted).read_text().splitlines()
+    assert lines[2] == "> CPU preset: 64 px, test on 2,000 images" and lines.count(lines[2]) == 1
+
+
 def test_report_on_an_empty_folder_is_one_line_and_exit_code_2(tmp_path):
     proc = subprocess.run(
         [sys.executable, str(PROJECT_ROOT / "src" / "report.py"), str(tmp_path)],

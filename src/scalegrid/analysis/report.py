@@ -106,6 +106,14 @@ def requested_layout(runs: list, overrides: dict[str, str | None] | None = None)
     return {role: requested.get(role) for role in ("x", "lines", "panels")}
 
 
+def report_notes(runs: list) -> list[str]:
+    """The distinct ``runtime.report.note`` lines of the runs (a study's size preset names its shrinks there)."""
+    notes = [
+        (((run.result.config or {}).get("runtime") or {}).get("report") or {}).get("note") for run in runs if run.result
+    ]
+    return list(dict.fromkeys(note for note in notes if note))
+
+
 def build_report(grid_dir: Path, figure: dict[str, str | None] | None = None) -> Path:
     """Aggregate every run under ``grid_dir`` and write the report; returns the path of report.md.
 
@@ -141,6 +149,7 @@ def build_report(grid_dir: Path, figure: dict[str, str | None] | None = None) ->
     lines = [
         f"# Grid report: {grid_dir.name}",
         "",
+        *[f"> {note}\n" for note in report_notes(runs)],
         f"{len(runs)} runs found in `{grid_dir}`: {completed} completed, "
         + "".join(f"{sum(r.status == status for r in runs)} {status}, " for status in ("diverged", "failed", "running"))
         + f"{sum(r.status == 'unfinished' for r in runs)} unfinished; "

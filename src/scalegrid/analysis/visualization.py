@@ -70,6 +70,24 @@ def conv_layer_names(network: nn.Module) -> list[str]:
     return [name for name, module in network.backbone.named_modules() if isinstance(module, nn.Conv2d)]
 
 
+def layer_name(network: nn.Module, layer: int | str) -> str:
+    """A ``layers`` entry as a layer name: an integer k is the k-th convolution (1-based) in ``named_modules()`` order.
+
+    "The 1st, 2nd and 25th layer" of a notebook means the 1st, 2nd and 25th convolution: ``layers=[1,2,25]``.
+    A layer whose name is a number (a Sequential's child) is named as a quoted string: ``layers=['0']``.
+    """
+    if isinstance(layer, bool) or not isinstance(layer, int):
+        return str(layer)
+    convolutions = conv_layer_names(network)
+    if not 1 <= layer <= len(convolutions):
+        raise ScalegridError(
+            f"layers: {layer} asks for convolution number {layer}, but this network has {len(convolutions)} "
+            f"(count from 1, in named_modules() order: 1 = {convolutions[0] if convolutions else 'none'}); "
+            "or name a layer, e.g. layers=[layer1.0.conv1]"
+        )
+    return convolutions[layer - 1]
+
+
 def grad_cam_layer(network: nn.Module, inputs: torch.Tensor, min_side: int = 4) -> str:
     """The backbone module that finishes last with a feature map of at least ``min_side`` pixels a side.
 
@@ -181,7 +199,7 @@ def visualize(
     if not layers:  # the first and the last convolution: early edges and late, class-level features
         convolutions = conv_layer_names(network)
         layers = list(dict.fromkeys(convolutions[:1] + convolutions[-1:]))
-    layers = [str(name) for name in layers]  # Hydra reads `layers=[0,3]` as integers
+    layers = [layer_name(network, layer) for layer in layers]  # an integer k: the k-th convolution
     modules = {name: find_layer(network, name) for name in layers}  # every name checked before any work
     cam_name = str(gradcam_layer) if gradcam_layer is not None else None
     cam_layer = find_layer(network, cam_name) if cam_name is not None else None

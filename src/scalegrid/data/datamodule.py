@@ -15,7 +15,13 @@ from scalegrid.data.arrays import ImageArrays
 from scalegrid.data.augment import Augmentation, normalize, resize
 from scalegrid.data.loader import TensorBatchLoader
 from scalegrid.data.normalization import choose_normalization
-from scalegrid.data.subsets import check_fraction, nested_fraction, select_classes, split_train_val
+from scalegrid.data.subsets import (
+    check_fraction,
+    nested_fraction,
+    select_classes,
+    split_train_val,
+    stratified_test_subset,
+)
 from scalegrid.errors import ScalegridError
 
 
@@ -53,6 +59,7 @@ class BuiltinDataModule(pl.LightningDataModule):
         verify_checksums: bool = True,
         classes: list[int | str] | None = None,
         image_size: int | None = None,
+        test_subset: int | float | None = None,
         shuffle_seed: int = 0,
         imagenet_statistics: bool = False,
     ) -> None:
@@ -93,6 +100,7 @@ class BuiltinDataModule(pl.LightningDataModule):
         self.test_set: ImageArrays | None = None
         self.train_pool_size = 0
         self._loaded: dict[bool, ImageArrays] = {}
+        self.test_subset = test_subset
         self.test_source = "the official test set"  # which images the test split is, in words
 
     def _load(self, train: bool) -> ImageArrays:
@@ -121,7 +129,13 @@ class BuiltinDataModule(pl.LightningDataModule):
         train = nested_fraction(labels, pool, self.fraction, self.split_seed)
         self.train_set = official_train.select(train)
         self.val_set = official_train.select(val)
-        self.test_set = self._only_requested_classes(self._load(train=False))
+        official_test = self._only_requested_classes(self._load(train=False))
+        kept = stratified_test_subset(official_test.labels.numpy(), self.test_subset, self.split_seed)
+        self.test_set = official_test.select(kept) if len(kept) < len(official_test.labels) else official_test
+        if self.test_set is not official_test:
+            self.test_source = (
+                f"a fixed stratified {len(kept):,} of the {len(official_test.labels):,} official test images"
+            )
         self._loaded.clear()
         self.mean, self.std = choose_normalization(
             self.configured_mean,

@@ -10,6 +10,7 @@ from scalegrid.errors import ScalegridError
 _VAL_STREAM = 0
 _FRACTION_STREAM = 1
 _TEST_STREAM = 2
+_TEST_SUBSET_STREAM = 3
 
 
 def _class_permutations(labels: np.ndarray, indices: np.ndarray, seed: int, stream: int) -> dict[int, np.ndarray]:
@@ -49,16 +50,41 @@ def resolve_val_size(val_size: int | float, pool_size: int) -> int:
     return count
 
 
+def _stratified_draw(labels: np.ndarray, count: int, seed: int, stream: int) -> np.ndarray:
+    """``count`` indices of ``labels``, each class in proportion to its size, in an order fixed by (seed, stream); sorted."""
+    indices = np.arange(len(labels))
+    members = _class_permutations(labels, indices, seed, stream)
+    counts = largest_remainder_counts({c: len(m) for c, m in members.items()}, count)
+    chosen = np.concatenate([m[: counts[c]] for c, m in members.items()]) if members else indices[:0]
+    return np.sort(chosen)
+
+
 def split_train_val(labels: np.ndarray, val_size: int | float, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """Stratified, seeded split of all indices of ``labels`` into (train pool, validation), both sorted."""
     labels = np.asarray(labels)
-    indices = np.arange(len(labels))
-    n_val = resolve_val_size(val_size, len(labels))
-    members = _class_permutations(labels, indices, seed, _VAL_STREAM)
-    val_counts = largest_remainder_counts({c: len(m) for c, m in members.items()}, n_val)
-    val = np.concatenate([m[: val_counts[c]] for c, m in members.items()]) if members else indices[:0]
-    train = np.setdiff1d(indices, val)
-    return train, np.sort(val)
+    val = _stratified_draw(labels, resolve_val_size(val_size, len(labels)), seed, _VAL_STREAM)
+    return np.setdiff1d(np.arange(len(labels)), val), val
+
+
+def stratified_test_subset(labels: np.ndarray, size: int | float | None, seed: int) -> np.ndarray:
+    """The indices of a fixed, stratified subset of a test set (``data.test_subset``), sorted.
+
+    ``size`` is a count, a share in (0, 1), or None for every image; the same (labels, size, seed) give the same
+    images on every machine, so runs tested on a subset are compared on the same images.
+    """
+    labels = np.asarray(labels)
+    if size is None:
+        return np.arange(len(labels))
+    if isinstance(size, float) and not float(size).is_integer():
+        if not 0 < size < 1:
+            raise ScalegridError(f"data.test_subset={size} must be a count (int), a share in (0, 1), or null (all)")
+        count = max(1, int(round(size * len(labels))))
+    else:
+        count = int(size)
+        if count < 1:
+            raise ScalegridError(f"data.test_subset={size} must be at least 1 (or null: the whole test set)")
+        count = min(count, len(labels))
+    return _stratified_draw(labels, count, seed, _TEST_SUBSET_STREAM)
 
 
 def check_fraction(fraction: float) -> None:

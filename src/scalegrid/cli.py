@@ -111,8 +111,20 @@ def _eval(cfg: DictConfig) -> None:
         )
 
 
+def quote_path_values(argv: list[str], keys: tuple[str, ...] = ("run", "data_root")) -> list[str]:
+    """``run=<folder>`` with the folder quoted for Hydra when it holds ``=`` or other grammar characters (an arm's
+    cell, ``.../seed0/arm=freeze5``), so that the path a grid printed can be pasted as it is."""
+    quoted = []
+    for argument in argv:
+        key, equals, value = argument.partition("=")
+        needs_quotes = any(character in value for character in "=,[]{}()'\" :*?$") and value[:1] not in "'\""
+        quoted.append(f"{key}='{value}'" if equals and key in keys and needs_quotes and "'" not in value else argument)
+    return quoted
+
+
 def eval_main() -> None:
     """``python src/eval.py run=...``: metrics, confusion matrix and mistakes of a finished run."""
+    sys.argv[1:] = quote_path_values(sys.argv[1:])
     run_reporting_errors(_eval)
 
 
@@ -131,6 +143,7 @@ def _visualize(cfg: DictConfig) -> None:
 
 def visualize_main() -> None:
     """``python src/visualize.py run=...``: feature maps, first-layer filters and Grad-CAM overlays."""
+    sys.argv[1:] = quote_path_values(sys.argv[1:])
     run_reporting_errors(_visualize)
 
 

@@ -37,3 +37,12 @@ def test_an_experiment_or_the_command_line_names_the_layout():
 
 def test_numbers_sort_as_numbers():
     assert sorted(["10", "5", "0.5", "abc", "1e-3"], key=sort_key) == ["1e-3", "0.5", "5", "10", "abc"]
+
+
+def test_bars_name_an_arm_without_the_study_every_arm_shares():
+    from scalegrid.analysis.plots import _shared_prefix
+
+    assert _shared_prefix(["mnist_basics/fc2", "mnist_basics/fc2_bn", "mnist_basics/mnist_net"]) == "mnist_basics/"
+    assert _shared_prefix(["resnet18", "resnet50"]) == ""  # a shared start that is not a folder stays
+    assert _shared_prefix(["finetune_depth/scratch"]) == ""  # one bar keeps its whole name
+    assert _shared_prefix(["a/x", "b/x"]) == ""

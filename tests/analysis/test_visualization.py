@@ -77,3 +77,27 @@ def test_an_integer_layer_is_the_kth_convolution_counted_from_one() -> None:
         layer_name(network, 25)  # study B5's "25th layer" does not exist in a ResNet-18
     with pytest.raises(ScalegridError, match="has 20"):
         layer_name(network, 0)
+
+
+def test_a_pasted_cell_folder_with_an_equals_sign_is_quoted_for_hydra() -> None:
+    from scalegrid.cli import quote_path_values
+
+    argv = ["run=outputs/grids/g/seed0/arm=freeze5", "images=[0,1]", "run='a=b'", "data_root=/data/x", "layers=[1,2]"]
+    assert quote_path_values(argv) == [
+        "run='outputs/grids/g/seed0/arm=freeze5'",
+        "images=[0,1]",  # lists stay lists
+        "run='a=b'",  # already quoted
+        "data_root=/data/x",  # nothing to quote
+        "layers=[1,2]",
+    ]
+
+
+@pytest.mark.slow
+def test_visualize_reads_an_arm_cell_folder_pasted_as_printed(finished_run: Path, tmp_path: Path) -> None:
+    import shutil
+
+    cell = tmp_path / "seed0" / "arm=freeze5"
+    shutil.copytree(finished_run, cell)
+    completed = _visualize(f"run={cell}", "images=[0]", "layers=[1]")
+    assert completed.returncode == 0, completed.stderr[-2000:]
+    assert (cell / "visualize" / "features_test0_0.png").is_file()  # the 1st convolution of simple_cnn is "0"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import os
 from pathlib import Path
 from typing import Any
 
@@ -66,6 +67,12 @@ def _panel_grid(count: int, width: float = 4.8, height: float = 3.6):
     return figure, list(axes.flat[: max(1, count)])
 
 
+def _shared_prefix(values: list[str]) -> str:
+    """The folder-like prefix every value shares (``mnist_basics/`` of ``mnist_basics/fc2``), or ""."""
+    prefix = os.path.commonprefix(values)
+    return prefix[: prefix.rfind("/") + 1] if len(values) > 1 else ""
+
+
 def accuracy_figure_name(layout: FigureLayout) -> str:
     """accuracy_vs_size.png, accuracy_vs_<key>.png (numeric x) or accuracy_by_<key>.png (categories)."""
     if layout.x is None:
@@ -80,7 +87,12 @@ def accuracy_figure(cells: list[Cell], keys: list[str], layout: FigureLayout, pa
     """Test accuracy (mean ± std over seeds) as the layout says: lines over a numeric x (training images for a
     data-size axis, log scale for sizes), or grouped bars over categories; a panel per value of ``layout.panels``."""
     panels = sorted({_value(c, keys, layout.panels) for c in cells}, key=sort_key) if layout.panels else [None]
-    figure, axes = _panel_grid(len(panels))
+    bar_count = 0 if layout.numeric_x else len({_value(c, keys, layout.x) for c in cells})
+    figure, axes = _panel_grid(len(panels), width=max(4.6, 1.5 + 0.6 * bar_count))  # room for every bar's label
+    prefix = _shared_prefix([str(_value(c, keys, layout.x)) for c in cells]) if bar_count else ""
+    lowest = min(
+        (100 * (c.stat("test_acc")[0] - c.stat("test_acc")[1]) for c in cells if c.stat("test_acc")), default=0
+    )
     skip = layout.placed - {layout.lines}
     for axis, panel in zip(axes, panels, strict=True):
         members = [c for c in cells if layout.panels is None or _value(c, keys, layout.panels) == panel]
@@ -112,9 +124,18 @@ def accuracy_figure(cells: list[Cell], keys: list[str], layout: FigureLayout, pa
                     i + (index - (len(names) - 1) / 2) * width for i, c in enumerate(categories) if c in by_category
                 ]
                 chosen = [by_category[c] for c in categories if c in by_category]
-                axis.bar(positions, [p[1] for p in chosen], width, yerr=[p[2] for p in chosen], capsize=3, label=name)
-            axis.set_xticks(range(len(categories)), [str(c) for c in categories], rotation=20, ha="right")
-            axis.set_xlabel(layout.x or "")
+                bars = axis.bar(
+                    positions, [p[1] for p in chosen], width, yerr=[p[2] for p in chosen], capsize=3, label=name
+                )
+                axis.bar_label(bars, fmt="%.1f", fontsize=6, padding=2)
+            if lowest > 50:  # every bar high: start the axis near the lowest so that differences show (values printed)
+                axis.set_ylim(bottom=5 * int((lowest - 5) // 5))
+            # no swept key: one bar for the grid; a prefix every category shares (an arm's study) is said once
+            ticks = [str(c).removeprefix(prefix) if layout.x else "every run" for c in categories]
+            axis.set_xticks(
+                range(len(categories)), ticks, rotation=20 if layout.x else 0, ha="right" if layout.x else "center"
+            )
+            axis.set_xlabel(f"{layout.x} ({prefix}...)" if prefix else layout.x or "")
         axis.set_title(f"{layout.panels} = {panel}" if layout.panels else "test accuracy", fontsize=9)
         axis.set_ylabel("test accuracy (%), mean ± std over seeds")
         axis.grid(alpha=0.3)
@@ -128,7 +149,7 @@ def accuracy_figure(cells: list[Cell], keys: list[str], layout: FigureLayout, pa
 def learning_curves(cells: list[Cell], keys: list[str], layout: FigureLayout, path: Path) -> Path:
     """Small multiples: a panel per combination of the swept keys but one, a line per value of that one (the data
     size, or the layout's lines), the mean over seeds with their spread as a band; validation accuracy solid,
-    training accuracy dashed; integer epochs."""
+    training accuracy dashed, the test after every epoch (``test_every_epoch``) dotted; integer epochs."""
     line_key = layout.x if layout.numeric_x else layout.lines
     panel_keys = [key for key in keys if key != line_key]
     panels: dict[str, list[Cell]] = {}
@@ -137,17 +158,21 @@ def learning_curves(cells: list[Cell], keys: list[str], layout: FigureLayout, pa
         panels.setdefault(title, []).append(cell)
     names = sorted(panels, key=sort_key)
     figure, axes = _panel_grid(len(names), width=4.6, height=3.2)
+    drawn: set[str] = set()
     for axis, name in zip(axes, names, strict=True):
         members = sorted(panels[name], key=lambda c: sort_key(_value(c, keys, line_key) or ""))
         for index, cell in enumerate(members):
             colour = f"C{index % 10}"
             histories = [read_metrics(run.directory / "csv" / "metrics.csv") for run in cell.completed or cell.runs]
-            bands = {metric: _seed_band(histories, metric) for metric in ("val/acc", "train/acc")}
-            labelled = "val/acc" if bands["val/acc"][0] else "train/acc"  # the legend names each line once
-            for metric, style in (("val/acc", "-"), ("train/acc", "--")):
+            bands = {metric: _seed_band(histories, metric) for metric in CURVE_STYLES}
+            labelled = next(
+                (metric for metric in CURVE_STYLES if bands[metric][0]), None
+            )  # the legend names each line once
+            for metric, style in CURVE_STYLES.items():
                 epochs, mean, low, high = bands[metric]
                 if not epochs:
                     continue
+                drawn.add(metric)
                 label = (_value(cell, keys, line_key) or "all") if metric == labelled else None
                 axis.plot(epochs, mean, style, color=colour, label=label)
                 if high is not None:
@@ -158,9 +183,19 @@ def learning_curves(cells: list[Cell], keys: list[str], layout: FigureLayout, pa
         axis.xaxis.set_major_locator(MaxNLocator(integer=True))
         axis.grid(alpha=0.3)
         axis.legend(fontsize=7, title=line_key, title_fontsize=7)
-    figure.suptitle("Learning curves: validation (solid, band = seeds' range) and training (dashed) accuracy")
+    described = [CURVE_NAMES[metric] for metric in CURVE_STYLES if metric in drawn]
+    figure.suptitle("Learning curves (accuracy; band = seeds' range)\n" + ", ".join(described), fontsize=8)
     figure.tight_layout()
     return save_figure(figure, path)
+
+
+# The per-epoch accuracies a run's CSV log holds, and how the learning curves draw and name them.
+CURVE_STYLES = {"val/acc": "-", "train/acc": "--", "test_curve/acc": ":"}
+CURVE_NAMES = {
+    "val/acc": "solid: validation",
+    "train/acc": "dashed: training",
+    "test_curve/acc": "dotted: test each epoch (never selects)",
+}
 
 
 def _seed_band(

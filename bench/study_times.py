@@ -26,15 +26,12 @@ from pathlib import Path
 from data_location import data_dir
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
-STUDIES = [
-    "bigsmall",
-    "simple_cnn",
-    "finetune_depth",
-    "tiny_cifar_dropout",
-    "cifar_resnet_recipe",
-    "mnist_basics",
-    "vgg_cifar",
-]
+# Every study with a CPU preset (conf/study_size/<study>/), sources aside; those on your own images are left out.
+STUDIES = sorted(
+    path.parent.name
+    for path in (PROJECT_ROOT / "conf" / "study_size").glob("*/cpu.yaml")
+    if not path.parent.name.endswith("_source") and path.parent.name != "custom_transfer"
+)
 OFFICIAL_SIZES = {"cifar10": (50_000, 10_000, 10), "mnist": (60_000, 10_000, 10)}  # train, test, classes
 
 

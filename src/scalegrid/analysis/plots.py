@@ -107,6 +107,8 @@ def accuracy_figure(cells: list[Cell], keys: list[str], layout: FigureLayout, pa
                 x = cell.stat("train_size")[0]
             series.setdefault(_label(cell, keys, skip), []).append((x, 100 * mean, 100 * std, len(accuracy)))
         names = sorted(series, key=sort_key)
+        if not series:  # every run of this panel failed or is missing: the report's lists say which
+            axis.text(0.5, 0.5, "no completed runs", ha="center", va="center", transform=axis.transAxes, fontsize=9)
         if layout.numeric_x:
             for name in names:
                 points = sorted(series[name], key=lambda point: float(point[0]))

@@ -117,11 +117,13 @@ FEW_BATCHES = [
     "trainer.num_sanity_val_steps=0",
     "trainer.accelerator=cpu",
     "trainer.devices=1",
-    "data.verify_checksums=false",
-    "data.download=false",
     "logger=none",
 ]
-TINY_SPLITS = {"cifar10": ["data.val_size=20", "data.fraction=1.0"], "mnist": ["data.fraction=1.0"]}
+OWN_FILES = ["data.verify_checksums=false", "data.download=false"]  # the tiny files in the official format
+TINY_SPLITS = {
+    "cifar10": ["data.val_size=20", "data.fraction=1.0", *OWN_FILES],
+    "mnist": ["data.fraction=1.0", *OWN_FILES],
+}
 
 
 def _run_cell(overrides: list[str], run_dir: Path):
@@ -151,7 +153,7 @@ def test_finetune_depth_at_cpu_size_fine_tunes_from_its_source(tmp_path):
     on classes 5-9 from the source's last checkpoint at the path the preset names."""
     root = write_cifar10(tmp_path / "data", train_per_class=20)
     common = [*FEW_BATCHES, f"runtime.data.root={root}", f"runtime.paths.log_dir={tmp_path / 'outputs'}"]
-    common += ["data.val_size=20", "data.fraction=1.0"]
+    common += TINY_SPLITS["cifar10"]
     source_cfg = compose_config(["experiment=finetune_depth_source", "size=cpu", *common])
     source_dir = Path(
         str(source_cfg.hydra.sweep.dir),

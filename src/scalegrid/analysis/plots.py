@@ -184,7 +184,10 @@ def learning_curves(cells: list[Cell], keys: list[str], layout: FigureLayout, pa
         axis.set_ylabel("accuracy")
         axis.xaxis.set_major_locator(MaxNLocator(integer=True))
         axis.grid(alpha=0.3)
-        axis.legend(fontsize=7, title=line_key, title_fontsize=7)
+        if axis.get_legend_handles_labels()[0]:
+            axis.legend(fontsize=7, title=line_key, title_fontsize=7)
+        else:  # every run of this panel failed or is missing
+            axis.text(0.5, 0.5, "no completed runs", ha="center", va="center", transform=axis.transAxes, fontsize=9)
     described = [CURVE_NAMES[metric] for metric in CURVE_STYLES if metric in drawn]
     figure.suptitle("Learning curves (accuracy; band = seeds' range)\n" + ", ".join(described), fontsize=8)
     figure.tight_layout()

@@ -69,6 +69,8 @@ def cell_shape(overrides: list[str]) -> dict:
         subset = data["test_subset"]
         test = min(test, subset if subset >= 1 else round(subset * test))
     return {
+        "dataset": data["name"],
+        "class_share": share,
         "network": (cfg.model.name, data.get("image_size"), data["batch_size"]),
         "train": round((pool - val) * data["fraction"]),
         "val": int(val),
@@ -78,16 +80,13 @@ def cell_shape(overrides: list[str]) -> dict:
     }
 
 
-def timed_run(overrides: list[str], train_images: int, val_images: int, epochs: int, out: Path) -> dict:
-    """Train one cell briefly on ``train_images`` images; seconds per image for each phase and the fixed cost."""
+def timed_run(overrides: list[str], shape: dict, train_images: int, val_images: int, epochs: int, out: Path) -> dict:
+    """Train one cell (``shape`` from cell_shape) briefly on ``train_images`` images; seconds per image for each
+    phase and the fixed cost."""
     from scalegrid.data.datamodule import BUILTIN_DATASETS
 
-    shape = cell_shape(overrides)
-    cfg = compose(overrides)
-    _, _, classes = OFFICIAL_SIZES[cfg.data.name]
-    share = len(cfg.data.classes) / classes if cfg.data.classes else 1.0
-    available = len(BUILTIN_DATASETS[cfg.data.name].load(data_dir(), True, False, False).labels)  # the data at hand
-    fraction = min(1.0, train_images / (available * share - val_images))
+    available = len(BUILTIN_DATASETS[shape["dataset"]].load(data_dir(), True, False, False).labels)  # the data at hand
+    fraction = min(1.0, train_images / (available * shape["class_share"] - val_images))
     command = [
         sys.executable,
         str(PROJECT_ROOT / "src" / "train.py"),
@@ -153,7 +152,9 @@ def main() -> None:
             for cell, shape in zip(cells, shapes, strict=True):
                 if shape["network"] not in speeds:
                     folder = Path(scratch) / f"{study}_{len(speeds)}"
-                    speeds[shape["network"]] = timed_run(cell, args.train_images, args.val_images, args.epochs, folder)
+                    speeds[shape["network"]] = timed_run(
+                        cell, shape, args.train_images, args.val_images, args.epochs, folder
+                    )
             seconds = sum(estimate(shape, speeds[shape["network"]]) for shape in shapes)
             for network, speed in speeds.items():
                 name = f"{network[0]} {network[1] or 'native'}px b{network[2]}"

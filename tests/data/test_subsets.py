@@ -173,6 +173,6 @@ def test_a_test_subset_is_a_count_or_a_share_per_class_and_refuses_nonsense(labe
     assert np.array_equal(chosen, stratified_test_subset(labels, 60, seed=3))
     assert not np.array_equal(chosen, stratified_test_subset(labels, 60, seed=4))
     assert len(stratified_test_subset(labels, 0.5, 0)) == 300 and len(stratified_test_subset(labels, 5000, 0)) == 600
-    for bad in (0, -3, 1.5):
+    for bad in (0, -3, 1.5, "abc", True):
         with pytest.raises(ScalegridError, match="data.test_subset="):
             stratified_test_subset(labels, bad, 0)

@@ -97,21 +97,19 @@ def _analysis_links(runs: list, grid_dir: Path, out: Path) -> list[str]:
 
 def requested_layout(runs: list, overrides: dict[str, str | None] | None = None) -> dict[str, str | None]:
     """The figure an experiment asked for (``runtime.report`` in its runs' config), overridden by the command line."""
-    requested: dict[str, str | None] = {}
-    for run in runs:
-        if run.result is not None and run.result.config is not None:
-            requested = dict((run.result.config.get("runtime") or {}).get("report") or {})
-            break
+    requested = next((report_settings(run) for run in runs if run.result and run.result.config), {})
     requested.update({role: key for role, key in (overrides or {}).items() if key})
     return {role: requested.get(role) for role in ("x", "lines", "panels")}
 
 
+def report_settings(run) -> dict:
+    """A run's ``runtime.report`` settings (figure layout, note); {} when its result holds none."""
+    return dict((((run.result.config or {}) if run.result else {}).get("runtime") or {}).get("report") or {})
+
+
 def report_notes(runs: list) -> list[str]:
     """The distinct ``runtime.report.note`` lines of the runs (a study's size preset names its shrinks there)."""
-    notes = [
-        (((run.result.config or {}).get("runtime") or {}).get("report") or {}).get("note") for run in runs if run.result
-    ]
-    return list(dict.fromkeys(note for note in notes if note))
+    return list(dict.fromkeys(note for run in runs if (note := report_settings(run).get("note"))))
 
 
 def build_report(grid_dir: Path, figure: dict[str, str | None] | None = None) -> Path:

@@ -75,6 +75,8 @@ def stratified_test_subset(labels: np.ndarray, size: int | float | None, seed: i
     labels = np.asarray(labels)
     if size is None:
         return np.arange(len(labels))
+    if isinstance(size, bool) or not isinstance(size, int | float):
+        raise ScalegridError(f"data.test_subset={size!r} must be a count (int), a share in (0, 1), or null (all)")
     if isinstance(size, float) and not float(size).is_integer():
         if not 0 < size < 1:
             raise ScalegridError(f"data.test_subset={size} must be a count (int), a share in (0, 1), or null (all)")

@@ -1,0 +1,79 @@
+"""Confidence intervals for few-seed results: percentile bootstrap of a cell's mean, paired differences of two arms.
+
+Pure functions over arrays (the seeds of a cell), after rliable: every compared number carries its interval. The
+resampling is scipy's (``scipy.stats.bootstrap``, vectorised), seeded so that a report is reproducible.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import stats
+
+FEW_SEEDS = 3  # fewer seeds than this: the interval is marked as resting on too few runs
+
+
+@dataclass(frozen=True)
+class Interval:
+    """A mean over ``count`` runs with its bootstrap interval (None with a single run: nothing to resample)."""
+
+    mean: float
+    low: float | None
+    high: float | None
+    count: int
+
+    @property
+    def few_seeds(self) -> bool:
+        return self.count < FEW_SEEDS
+
+
+@dataclass(frozen=True)
+class PairedDifference:
+    """Mean of A - B over the seeds both arms ran, its interval, and the bootstrap probability that A's mean is higher."""
+
+    interval: Interval
+    probability_a_higher: float | None
+
+
+def _bootstrap_means(values: np.ndarray, level: float, resamples: int, seed: int):
+    return stats.bootstrap(
+        (values,),
+        np.mean,
+        n_resamples=resamples,
+        confidence_level=level,
+        method="percentile",
+        vectorized=True,
+        rng=np.random.default_rng(seed),
+    )
+
+
+def mean_interval(values, level: float = 0.95, resamples: int = 10_000, seed: int = 0) -> Interval:
+    """The mean of ``values`` (one per seed) and its percentile bootstrap interval at ``level``."""
+    values = np.asarray(values, dtype=float)
+    values = values[np.isfinite(values)]
+    if values.size == 0:
+        raise ValueError("mean_interval needs at least one finite value")
+    mean = float(values.mean())
+    if values.size == 1 or np.all(values == values[0]):  # nothing varies: the interval is the value itself
+        return Interval(mean, None if values.size == 1 else mean, None if values.size == 1 else mean, int(values.size))
+    low, high = _bootstrap_means(values, level, resamples, seed).confidence_interval
+    return Interval(mean, float(low), float(high), int(values.size))
+
+
+def paired_difference(a, b, level: float = 0.95, resamples: int = 10_000, seed: int = 0) -> PairedDifference:
+    """A - B seed by seed (``a[i]`` and ``b[i]`` ran with the same seed, split and data order): the mean difference,
+    its bootstrap interval, and P(A > B), the share of resampled mean differences above zero (ties count half)."""
+    differences = np.asarray(a, dtype=float) - np.asarray(b, dtype=float)
+    if differences.size == 0:
+        raise ValueError("paired_difference needs at least one pair")
+    if differences.size == 1:
+        return PairedDifference(Interval(float(differences[0]), None, None, 1), None)
+    if np.all(differences == differences[0]):
+        mean = float(differences[0])
+        return PairedDifference(Interval(mean, mean, mean, int(differences.size)), float(mean > 0) + 0.5 * (mean == 0))
+    result = _bootstrap_means(differences, level, resamples, seed)
+    distribution = result.bootstrap_distribution
+    higher = float(np.mean(distribution > 0) + 0.5 * np.mean(distribution == 0))
+    low, high = result.confidence_interval
+    return PairedDifference(Interval(float(differences.mean()), float(low), float(high), int(differences.size)), higher)

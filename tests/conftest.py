@@ -241,3 +241,39 @@ def run_script(
         timeout=timeout,
         cwd=cwd,
     )
+
+
+def write_result_grid(grid: Path, runs: list[dict]) -> Path:
+    """A grid folder of finished runs without training: one real results.json per entry of ``runs`` (keys:
+    ``overrides`` as a dict, and any RunResult field: ``test_acc``, ``train_size``, ``params_total``, ``weights``,
+    ``status``), in folders named by the overrides, read back by the same code as a trained grid's."""
+    from scalegrid.contract.results import RunResult, RunStatus, write_result
+
+    for entry in runs:
+        entry = dict(entry)
+        overrides = entry.pop("overrides")
+        folder = grid.joinpath(*(f"{key}={value}" for key, value in overrides.items()))
+        folder.mkdir(parents=True, exist_ok=True)
+        status = RunStatus(entry.pop("status", "completed"))
+        write_result(folder, RunResult(status=status, overrides=[f"{k}={v}" for k, v in overrides.items()], **entry))
+    return grid
+
+
+SYNTHETIC_SIZES = np.geomspace(500, 32_000, 6).round().astype(int)  # 6 sizes from 500 to 32,000 images
+
+
+def curve_runs(
+    error, seeds: int = 3, noise: float = 0.005, rng: np.random.Generator | None = None, sizes=SYNTHETIC_SIZES, **keys
+) -> list[dict]:
+    """Runs of one learning curve: ``error(n)`` plus Gaussian noise of sd ``noise``, ``seeds`` runs per size, the size
+    swept as data.fraction (n / 32,000); ``keys`` (model=..., init=...) are further overrides; init=pretrained
+    runs carry weights."""
+    rng = rng or np.random.default_rng(0)
+    runs = []
+    for size in sizes:
+        for seed in range(seeds):
+            value = float(np.clip(error(size) + rng.normal(0, noise), 0, 1))
+            overrides = {**keys, "data.fraction": f"{size / SYNTHETIC_SIZES[-1]:.6g}", "seed": str(seed)}
+            weights = "ckpts/source.ckpt" if keys.get("init") == "pretrained" else None
+            runs.append({"overrides": overrides, "test_acc": 1 - value, "train_size": int(size), "weights": weights})
+    return runs

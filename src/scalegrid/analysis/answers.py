@@ -137,7 +137,8 @@ def _pretraining_values(pretrained: Curve, scratch: Curve, key: str, settings: A
 
 
 def paired_comparisons(frame: pd.DataFrame, settings: AnswerSettings) -> list[Comparison]:
-    """Every two cells that differ in one swept key (the size too), paired on shared seeds (at least 2)."""
+    """Every two cells at the same size that differ in one other swept key (model, init, arm, ...), paired on the
+    seeds both ran (at least 2); differences between sizes are the learning curves' business."""
     keys = [key for key in frame.attrs.get("swept_keys", []) if key != SEED_KEY]
     if not keys or SEED_KEY not in frame:
         return []
@@ -152,7 +153,7 @@ def paired_comparisons(frame: pd.DataFrame, settings: AnswerSettings) -> list[Co
         a, b = dict(zip(keys, key_a, strict=True)), dict(zip(keys, key_b, strict=True))
         key = _differ_in_one(a, b)
         shared = acc_a.index.intersection(acc_b.index)
-        if key is None or len(shared) < 2:
+        if key is None or key in SIZE_KEYS or len(shared) < 2:
             continue
         difference = paired_difference(
             acc_a[shared].to_numpy(), acc_b[shared].to_numpy(), settings.level, settings.resamples, settings.seed

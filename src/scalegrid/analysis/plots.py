@@ -12,7 +12,7 @@ import matplotlib
 matplotlib.use("Agg")  # files only; no display is needed or wanted
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
-from matplotlib.ticker import MaxNLocator  # noqa: E402
+from matplotlib.ticker import FormatStrFormatter, MaxNLocator  # noqa: E402
 
 from scalegrid.analysis.figure_layout import SIZE_KEYS, FigureLayout  # noqa: E402
 from scalegrid.analysis.grid_table import Cell, sort_key  # noqa: E402
@@ -83,9 +83,11 @@ def accuracy_figure_name(layout: FigureLayout) -> str:
     return f"accuracy_vs_{slug}.png" if layout.numeric_x else f"accuracy_by_{slug}.png"
 
 
-def accuracy_figure(cells: list[Cell], keys: list[str], layout: FigureLayout, path: Path) -> Path:
+def accuracy_figure(cells: list[Cell], keys: list[str], layout: FigureLayout, path: Path, answers=None) -> Path:
     """Test accuracy (mean ± std over seeds) as the layout says: lines over a numeric x (training images for a
-    data-size axis, log scale for sizes), or grouped bars over categories; a panel per value of ``layout.panels``."""
+    data-size axis, log scale for sizes), or grouped bars over categories; a panel per value of ``layout.panels``.
+    With ``answers`` (a data-size x), each fitted curve is drawn with its interval band, dashed past the largest
+    size up to twice it, and crossings are marked."""
     panels = sorted({_value(c, keys, layout.panels) for c in cells}, key=sort_key) if layout.panels else [None]
     bar_count = 0 if layout.numeric_x else len({_value(c, keys, layout.x) for c in cells})
     figure, axes = _panel_grid(len(panels), width=max(4.6, 1.5 + 0.6 * bar_count))  # room for every bar's label
@@ -97,6 +99,7 @@ def accuracy_figure(cells: list[Cell], keys: list[str], layout: FigureLayout, pa
     for axis, panel in zip(axes, panels, strict=True):
         members = [c for c in cells if layout.panels is None or _value(c, keys, layout.panels) == panel]
         series: dict[str, list[tuple[Any, float, float, int]]] = {}
+        curve_of: dict[str, dict[str, str]] = {}
         for cell in members:
             accuracy = cell.values("test_acc")
             if not accuracy:
@@ -106,14 +109,23 @@ def accuracy_figure(cells: list[Cell], keys: list[str], layout: FigureLayout, pa
             if layout.x in SIZE_KEYS and cell.stat("train_size"):
                 x = cell.stat("train_size")[0]
             series.setdefault(_label(cell, keys, skip), []).append((x, 100 * mean, 100 * std, len(accuracy)))
+            curve_of[_label(cell, keys, skip)] = {k: v for k, v in zip(keys, cell.key, strict=True) if k != layout.x}
         names = sorted(series, key=sort_key)
         if not series:  # every run of this panel failed or is missing: the report's lists say which
             axis.text(0.5, 0.5, "no completed runs", ha="center", va="center", transform=axis.transAxes, fontsize=9)
         if layout.numeric_x:
-            for name in names:
+            for index, name in enumerate(names):
                 points = sorted(series[name], key=lambda point: float(point[0]))
                 x, y, err, _ = zip(*points, strict=True)
-                axis.errorbar([float(v) for v in x], y, yerr=err, marker="o", capsize=3, label=name)
+                colour = f"C{index % 10}"
+                style = {"linestyle": "none"} if answers is not None and layout.x in SIZE_KEYS else {}
+                axis.errorbar(
+                    [float(v) for v in x], y, yerr=err, marker="o", capsize=3, label=name, color=colour, **style
+                )
+                if answers is not None and layout.x in SIZE_KEYS:
+                    _draw_fit(axis, answers, curve_of.get(name), colour)
+            if answers is not None and layout.x in SIZE_KEYS:
+                _mark_crossovers(axis, answers, list(curve_of.values()))
             if layout.log_x:
                 axis.set_xscale("log", base=2 if layout.x in SIZE_KEYS else 10)
             axis.set_xlabel("training images" if layout.x in SIZE_KEYS else layout.x)
@@ -144,6 +156,83 @@ def accuracy_figure(cells: list[Cell], keys: list[str], layout: FigureLayout, pa
         if names:
             axis.legend(fontsize=7, title=layout.lines, title_fontsize=7)
     figure.suptitle("Dataset size vs accuracy" if layout.x in SIZE_KEYS else "Test accuracy")
+    figure.tight_layout()
+    return save_figure(figure, path)
+
+
+def _curve_with(answers, settings: dict[str, str] | None):
+    return next((curve for curve in answers.curves if curve.settings == settings and curve.fit is not None), None)
+
+
+def _draw_fit(axis, answers, settings: dict[str, str] | None, colour: str) -> None:
+    """A fitted curve in accuracy %: solid over the measured sizes, dashed up to twice the largest, a CI band."""
+    curve = _curve_with(answers, settings)
+    if curve is None:
+        return
+    fit = curve.fit
+    from scalegrid.analysis.scaling_fits import EXTRAPOLATION
+
+    for start, stop, line in ((fit.sizes.min(), fit.largest, "-"), (fit.largest, EXTRAPOLATION * fit.largest, "--")):
+        n = np.geomspace(start, stop, 60)
+        error, low, high = fit.predict(n)
+        axis.plot(n, 100 * (1 - error), line, color=colour, linewidth=1.2)
+        axis.fill_between(n, 100 * (1 - high), 100 * (1 - low), color=colour, alpha=0.15, linewidth=0)
+
+
+def _mark_crossovers(axis, answers, drawn: list[dict[str, str]]) -> None:
+    """A vertical line at each crossing of two curves drawn in this panel (its CI shaded)."""
+    for pair in answers.pairs:
+        crossing = pair.crossover
+        if crossing.size is None or pair.a.settings not in drawn or pair.b.settings not in drawn:
+            continue
+        axis.axvline(crossing.size, color="0.3", linestyle=":", linewidth=1)
+        if crossing.ci_low is not None:
+            axis.axvspan(crossing.ci_low, crossing.ci_high, color="0.5", alpha=0.1, linewidth=0)
+        axis.annotate(
+            f"{pair.key} cross\n≈{crossing.size:,.0f}",
+            (crossing.size, 0.05),
+            xycoords=("data", "axes fraction"),
+            fontsize=6,
+            ha="left",
+            color="0.3",
+        )
+
+
+def pretraining_value_figure(answers, path: Path) -> Path:
+    """What pretraining is worth: n_eff / n against n per pretrained curve, with intervals; lower bounds as ▲."""
+    figure, axis = plt.subplots(figsize=(6.4, 4.2), dpi=DPI)
+    for index, value in enumerate(answers.pretraining):
+        if not value.values:
+            continue
+        colour = f"C{index % 10}"
+        n = np.array([v.size for v in value.values])
+        multiplier = np.array([v.multiplier for v in value.values])
+        low = np.array([v.low / v.size for v in value.values])
+        high = np.array([v.high / v.size for v in value.values])
+        bounded = np.array([v.more_than for v in value.values])
+        others = ", ".join(f"{k}={v}" for k, v in value.pretrained.settings.items() if k != value.key)
+        label = f"{value.key}={value.pretrained.settings[value.key]}" + (f" ({others})" if others else "")
+        axis.errorbar(
+            n,
+            multiplier,
+            yerr=[np.maximum(multiplier - low, 0), np.maximum(high - multiplier, 0)],
+            color=colour,
+            marker="o",
+            capsize=3,
+            label=label,
+        )
+        if bounded.any():
+            axis.plot(n[bounded], multiplier[bounded], "^", color=colour, markersize=9)
+    axis.axhline(1, color="0.4", linewidth=0.8)
+    axis.set_xscale("log", base=2)
+    axis.set_yscale("log")
+    axis.yaxis.set_major_formatter(FormatStrFormatter("%g"))
+    axis.yaxis.set_minor_formatter(FormatStrFormatter("%g"))
+    axis.set_xlabel("training images n")
+    axis.set_ylabel("n_eff / n (scratch images it is worth)")
+    axis.set_title("What pretraining is worth (▲: lower bound, past 2× the largest size)", fontsize=9)
+    axis.grid(alpha=0.3, which="both")
+    axis.legend(fontsize=7)
     figure.tight_layout()
     return save_figure(figure, path)
 

@@ -9,7 +9,19 @@ import os
 from pathlib import Path
 
 from scalegrid.analysis import plots
+from scalegrid.analysis.answers import (
+    Answers,
+    AnswerSettings,
+    answer_grid,
+    answer_sentences,
+    cell_intervals,
+    curve_rows,
+    fits_payload,
+    images,
+    transfer_phrase,
+)
 from scalegrid.analysis.figure_layout import choose_layout
+from scalegrid.analysis.grid_frame import runs_frame
 from scalegrid.analysis.grid_table import (
     Cell,
     find_runs,
@@ -19,7 +31,10 @@ from scalegrid.analysis.grid_table import (
     table_rows,
     varying_settings,
 )
+from scalegrid.analysis.scaling_fits import EXTRAPOLATION
+from scalegrid.analysis.uncertainty import FEW_SEEDS
 from scalegrid.contract.atomic_files import write_atomic
+from scalegrid.contract.results import write_json_atomic
 
 
 def _write_text_atomic(path: Path, text: str) -> None:
@@ -51,8 +66,18 @@ def _short(value) -> str:
     return text if len(text) <= 32 else "…" + text[-31:]
 
 
-def _summary_table(cells: list[Cell], keys: list[str], settings: list[str]) -> str:
-    header = [*keys, *settings, "seeds done", "test acc (%)", "train acc (%)", "best val acc (%)", "train images"]
+def _interval_text(interval) -> str:
+    if interval is None:
+        return "—"
+    if interval.low is None:
+        return "n=1 †"
+    mark = " †" if interval.few_seeds else ""
+    return f"{100 * interval.low:.2f}–{100 * interval.high:.2f}{mark}"
+
+
+def _summary_table(cells: list[Cell], keys: list[str], settings: list[str], intervals: dict, level: float) -> str:
+    header = [*keys, *settings, "seeds done", "test acc (%)", f"{100 * level:.0f} % CI"]
+    header += ["train acc (%)", "best val acc (%)", "train images"]
     header += ["params trainable", "fit s"]
     lines = ["| " + " | ".join(header) + " |", "|" + " --- |" * len(header)]
     for cell in sorted(cells, key=lambda c: tuple(sort_key(value) for value in c.key)):
@@ -62,6 +87,7 @@ def _summary_table(cells: list[Cell], keys: list[str], settings: list[str]) -> s
             *(_short(cell.setting(key)) for key in settings),
             f"{len(cell.completed)}/{len(cell.runs)}",
             _percent(cell, "test_acc"),
+            _interval_text(intervals.get(tuple(cell.key))),
             _percent(cell, "train_acc"),
             _percent(cell, "best_val_acc"),
             f"{size[0]:.0f}" if size else "—",
@@ -70,6 +96,9 @@ def _summary_table(cells: list[Cell], keys: list[str], settings: list[str]) -> s
         ]
         lines.append("| " + " | ".join(str(v) for v in values) + " |")
     return "\n".join(lines)
+
+
+EXTRAPOLATION_TEXT = f"{EXTRAPOLATION:g}×"
 
 
 def _analysis_links(runs: list, grid_dir: Path, out: Path) -> list[str]:
@@ -107,16 +136,119 @@ def report_settings(run) -> dict:
     return dict((((run.result.config or {}) if run.result else {}).get("runtime") or {}).get("report") or {})
 
 
+def answer_settings(runs: list) -> AnswerSettings:
+    """The statistics' knobs from the runs' ``runtime.report`` (ci_level, resamples, fit_resamples, bootstrap_seed)."""
+    stored = next((report_settings(run) for run in runs if run.result and run.result.config), {})
+    defaults = AnswerSettings()
+    return AnswerSettings(
+        level=float(stored.get("ci_level", defaults.level)),
+        resamples=int(stored.get("resamples", defaults.resamples)),
+        fit_resamples=int(stored.get("fit_resamples", defaults.fit_resamples)),
+        seed=int(stored.get("bootstrap_seed", defaults.seed)),
+    )
+
+
+def _answer_sections(answers: Answers) -> list[str]:
+    level = answers.settings.level
+    lines = ["## Answers", ""]
+    lines += [f"- {sentence}" for sentence in answer_sentences(answers)]
+    lines += [
+        "",
+        f"Intervals are {100 * level:.0f} % percentile bootstraps ({answers.settings.resamples:,} resamples "
+        f"of the seeds for means, {answers.settings.fit_resamples:,} refits for curves); † marks fewer than "
+        f"{FEW_SEEDS} seeds. Fits: [fits.json](fits.json), [fits.csv](fits.csv).",
+        "",
+    ]
+    fitted = [curve for curve in answers.curves if curve.fit is not None]
+    if fitted:
+        lines += ["## Learning-curve fits (test error = c + a·n^-b)", ""]
+        lines += [
+            "| curve | form | sizes | runs | a | b (CI) | c % (CI) | backtest: largest size | predicted error % (CI) | actual % | divergence |"
+        ]
+        lines += ["|" + " --- |" * 11]
+        for curve in fitted:
+            fit = curve.fit
+            b_low, b_high = fit.parameter_interval("b")
+            c_low, c_high = fit.parameter_interval("c")
+            test = fit.backtest
+            backtest = (
+                [
+                    images(test.size),
+                    f"{100 * test.predicted_error:.2f} ({100 * test.low:.2f}–{100 * test.high:.2f})",
+                    f"{100 * test.actual_error:.2f}",
+                    f"{100 * test.divergence:.1f} %" + (" **poor**" if test.poor else ""),
+                ]
+                if test
+                else [fit.backtest_reason or "—", "—", "—", "—"]
+            )
+            lines.append(
+                "| "
+                + " | ".join(
+                    [
+                        curve.name,
+                        fit.form,
+                        str(len(fit.sizes)),
+                        str(fit.runs),
+                        f"{fit.law.a:.3g}",
+                        f"{fit.law.b:.3f} ({b_low:.3f}–{b_high:.3f})",
+                        f"{100 * fit.law.c:.2f} ({100 * c_low:.2f}–{100 * c_high:.2f})",
+                        *backtest,
+                    ]
+                )
+                + " |"
+            )
+        lines.append("")
+    if answers.pretraining:
+        lines += ["## What pretraining is worth (effective data transferred)", ""]
+        lines += [
+            "| pretrained curve | against | training images n | pretrained acc (%) | effective scratch size n_eff | worth |"
+        ]
+        lines += ["|" + " --- |" * 6]
+        for value in answers.pretraining:
+            for v in value.values:
+                effective = f"more than {images(v.limit)}" if v.more_than else images(v.effective)
+                lines.append(
+                    f"| {value.pretrained.name} | {value.scratch.name} | {images(v.size)} | "
+                    f"{100 * (1 - v.pretrained_error):.2f} | {effective} | {transfer_phrase(v, level)} |"
+                )
+        lines += [
+            "",
+            f"A value past {EXTRAPOLATION_TEXT} the scratch curve's largest size, or an error below its "
+            'asymptote, is given as a lower bound ("more than").',
+            "",
+        ]
+    if answers.comparisons:
+        lines += ["## Paired comparisons (same seeds, splits and data order)", ""]
+        lines += ["| differs in | A | B | other settings | seeds | test acc A − B (points) | CI | P(A > B) |"]
+        lines += ["|" + " --- |" * 8]
+        for c in answers.comparisons:
+            interval = c.difference.interval
+            ci = "—" if interval.low is None else f"{100 * interval.low:+.2f} to {100 * interval.high:+.2f}"
+            probability = (
+                "—" if c.difference.probability_a_higher is None else f"{c.difference.probability_a_higher:.2f}"
+            )
+            others = ", ".join(f"{k}={v}" for k, v in c.settings.items()) or "—"
+            lines.append(
+                f"| {c.key} | {c.a} | {c.b} | {others} | {interval.count}{' †' if interval.few_seeds else ''} | "
+                f"{100 * interval.mean:+.2f} | {ci} | {probability} |"
+            )
+        lines.append("")
+    return lines
+
+
 def report_notes(runs: list) -> list[str]:
     """The distinct ``runtime.report.note`` lines of the runs (a study's size preset names its shrinks there)."""
     return list(dict.fromkeys(note for run in runs if (note := report_settings(run).get("note"))))
 
 
-def build_report(grid_dir: Path, figure: dict[str, str | None] | None = None) -> Path:
+def build_report(
+    grid_dir: Path, figure: dict[str, str | None] | None = None, settings: AnswerSettings | None = None
+) -> Path:
     """Aggregate every run under ``grid_dir`` and write the report; returns the path of report.md.
 
     ``figure`` names the swept keys for the accuracy figure's x axis, lines and panels (else the experiment's
-    ``runtime.report``, else a choice that follows the grid).
+    ``runtime.report``, else a choice that follows the grid); ``settings`` the statistics' knobs (else the runs'
+    ``runtime.report``).
     """
     grid_dir = Path(grid_dir)
     runs = find_runs(grid_dir)
@@ -124,14 +256,21 @@ def build_report(grid_dir: Path, figure: dict[str, str | None] | None = None) ->
     out = grid_dir / "report"
     out.mkdir(exist_ok=True)
     _write_text_atomic(out / "results.csv", _csv_text(table_rows(runs)))
+    frame = runs_frame(runs)
+    settings = settings or answer_settings(runs)
+    answers = answer_grid(frame, settings)
+    write_json_atomic(out / "fits.json", fits_payload(answers))
+    _write_text_atomic(out / "fits.csv", _csv_text(curve_rows(answers)) if answers.curves else "")
 
     values = {key: sorted({cell.key[keys.index(key)] for cell in cells}, key=sort_key) for key in keys}
     layout = choose_layout(values, requested_layout(runs, figure))
     figures = [
-        plots.accuracy_figure(cells, keys, layout, out / plots.accuracy_figure_name(layout)),
+        plots.accuracy_figure(cells, keys, layout, out / plots.accuracy_figure_name(layout), answers),
         plots.accuracy_vs_time(cells, keys, out / "accuracy_vs_time.png"),
         plots.learning_curves(cells, keys, layout, out / "learning_curves.png"),
     ]
+    if any(value.values for value in answers.pretraining):
+        figures.append(plots.pretraining_value_figure(answers, out / "pretraining_value.png"))
     scored = [cell for cell in cells if cell.stat("test_acc")]
     if scored:
         best = max(scored, key=lambda c: c.stat("test_acc")[0])
@@ -153,9 +292,12 @@ def build_report(grid_dir: Path, figure: dict[str, str | None] | None = None) ->
         + f"{sum(r.status == 'unfinished' for r in runs)} unfinished; "
         f"{len(missing)} expected runs missing." + (" **This grid is partial.**" if failed or missing else ""),
         "",
+        *_answer_sections(answers),
         "## Test accuracy per cell (mean ± std over seeds)",
         "",
-        _summary_table(cells, keys, varying_settings(runs, keys)),
+        _summary_table(
+            cells, keys, varying_settings(runs, keys), cell_intervals(frame, keys, settings), settings.level
+        ),
         "",
     ]
     if failed:

@@ -1,0 +1,109 @@
+"""The answering report on synthetic grids of known truth: load_grid, Answers, fits.json, excluded runs."""
+
+import json
+
+import numpy as np
+from conftest import curve_runs, write_result_grid
+
+from scalegrid.analysis.answers import AnswerSettings
+from scalegrid.analysis.grid_frame import load_grid
+from scalegrid.analysis.report import build_report
+
+CROSSING = 8_000.0  # where the big model's steep curve meets the small model's flat one
+
+
+QUICK = AnswerSettings(resamples=2000, fit_resamples=200)  # the defaults' statistics, fewer draws: seconds
+
+
+def big(n):
+    return 0.02 + 20 * n**-0.6
+
+
+FLAT_A = 0.5 * 20 * CROSSING**-0.6
+FLAT_C = big(CROSSING) - FLAT_A * CROSSING**-0.3
+
+
+def small(n):
+    return FLAT_C + FLAT_A * n**-0.3
+
+
+def scaling_grid(tmp_path, extra=()):
+    rng = np.random.default_rng(0)
+    runs = curve_runs(small, rng=rng, model="small", init="scratch")
+    runs += curve_runs(lambda n: small(4 * n), rng=rng, model="small", init="pretrained")
+    runs += curve_runs(big, rng=rng, model="big", init="scratch")
+    for run in runs:
+        run["params_total"] = 10_000 if run["overrides"]["model"] == "small" else 1_000_000
+    return write_result_grid(tmp_path / "grid", [*runs, *extra])
+
+
+def test_load_grid_is_one_row_per_run(tmp_path):
+    frame = load_grid(scaling_grid(tmp_path))
+    assert len(frame) == 3 * 6 * 3
+    assert set(frame.attrs["swept_keys"]) == {"model", "init", "data.fraction"}
+    assert {"seed", "status", "test_acc", "test_error", "train_size", "params_total", "pretrained"} <= set(frame)
+    assert frame.loc[frame["init"] == "pretrained", "pretrained"].all()
+    assert not frame.loc[frame["init"] == "scratch", "pretrained"].any()
+    assert np.allclose(frame["test_error"], 1 - frame["test_acc"])
+
+
+def test_report_answers_with_numbers_and_writes_fits(tmp_path):
+    failed = {"overrides": {"model": "big", "init": "scratch", "data.fraction": "1", "seed": "9"}, "status": "failed"}
+    failed["error"] = "out of memory"
+    grid = scaling_grid(tmp_path, [failed])
+    markdown = build_report(grid, settings=QUICK).read_text()
+    answers = markdown.split("## Answers")[1].split("##")[0]
+    assert "model=big overtakes model=small (init=scratch) at about" in answers
+    assert "init=pretrained start is worth about" in answers
+    assert "predicted accuracy with twice the data (64,000 images)" in answers
+    assert "Backtest:" in answers and "Joint model × data fit: not identified — 2 model sizes" in answers
+    payload = json.loads((grid / "report" / "fits.json").read_text())
+    crossing = next(c for c in payload["crossovers"] if c["key"] == "model")
+    truth = CROSSING
+    assert abs(crossing["size"] - truth) / truth < 0.15 and crossing["ci"][0] <= crossing["size"] <= crossing["ci"][1]
+    value = payload["pretraining"][0]["sizes"][0]
+    low, high = value["effective_ci"]
+    assert low <= 4 * value["size"] <= high and not value["lower_bound"]  # a flat curve: a wide interval
+    assert [row["run_dir"].endswith("seed=9") for row in payload["excluded"]] == [True]
+    assert "seed=9`: failed: out of memory" in markdown  # excluded runs are listed
+    assert (grid / "report" / "fits.csv").read_text().startswith("model,init,")
+    assert (grid / "report" / "pretraining_value.png").stat().st_size > 0
+    assert "95 % CI" in markdown.split("## Test accuracy per cell")[1]
+
+
+def test_two_sizes_say_why_there_is_no_fit(tmp_path):
+    rng = np.random.default_rng(1)
+    sizes = np.array([1000, 4000])
+    runs = curve_runs(lambda n: 0.05 + 2 * n**-0.5, rng=rng, sizes=sizes, model="small")
+    runs += curve_runs(lambda n: 0.04 + 2 * n**-0.5, rng=rng, sizes=sizes, model="big")
+    grid = write_result_grid(tmp_path / "grid", runs)
+    markdown = build_report(grid, settings=QUICK).read_text()
+    assert "No learning-curve fit for model=big (2 training-set sizes; a curve c + a·n^-b needs at least 4)" in markdown
+    assert "## Paired comparisons" in markdown and (grid / "report" / "accuracy_vs_size.png").is_file()
+    assert json.loads((grid / "report" / "fits.json").read_text())["crossovers"] == []
+
+
+def test_statistics_knobs_in_conf_match_the_code_defaults():
+    from conftest import compose_config
+
+    report = compose_config([]).runtime.report
+    defaults = AnswerSettings()
+    assert (report.ci_level, report.resamples, report.fit_resamples, report.bootstrap_seed) == (
+        defaults.level,
+        defaults.resamples,
+        defaults.fit_resamples,
+        defaults.seed,
+    )
+
+
+def test_mnist_scaling_study_composes_with_its_source_checkpoint(tmp_path):
+    from conftest import compose_config
+
+    cfg = compose_config(["experiment=mnist_scaling", "init=source", "model=mlp", f"runtime.paths.log_dir={tmp_path}"])
+    assert (
+        cfg.model.weights
+        == f"{tmp_path}/grids/mnist_scaling_source/mlp/frac0.5/scratch/full/seed0/checkpoints/last.ckpt"
+    )
+    assert list(cfg.data.classes) == [5, 6, 7, 8, 9]
+    params = cfg.hydra.sweeper.params
+    assert len(params["data.fraction"].split(",")) == 7 and params.seed == "0,1,2"

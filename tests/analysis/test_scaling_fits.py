@@ -1,0 +1,138 @@
+"""Learning-curve fits against curves of known truth: exponents, asymptotes, intervals, crossovers, D_T."""
+
+import numpy as np
+import pytest
+
+from scalegrid.analysis.scaling_fits import (
+    PowerLaw,
+    effective_data,
+    find_crossover,
+    fit_curve,
+    fit_joint,
+    resample_within_sizes,
+)
+
+SIZES = np.geomspace(500, 32_000, 6).round()
+
+
+def noisy(law, rng, seeds=3, noise=0.005, sizes=SIZES):
+    n = np.repeat(sizes, seeds)
+    return n, law.error(n) + rng.normal(0, noise, n.size)
+
+
+TRUTH = PowerLaw(2.0, 0.5, 0.05)
+
+
+def test_recovers_exponent_and_asymptote():
+    fit = fit_curve(*noisy(TRUTH, np.random.default_rng(1)), resamples=300)
+    assert abs(fit.law.b - 0.5) <= 0.05
+    assert abs(fit.law.c - 0.05) <= 0.01
+    low, high = fit.parameter_interval("b")
+    assert low < fit.law.b < high
+    assert fit.form == "c + a·n^-b"
+
+
+def test_backtest_predicts_the_held_out_size():
+    fit = fit_curve(*noisy(TRUTH, np.random.default_rng(2)), resamples=300)
+    test = fit.backtest
+    assert test.size == SIZES[-1]
+    assert test.divergence < 0.1 and not test.poor
+    assert test.low < test.predicted_error < test.high
+
+
+def test_too_few_sizes_is_a_reason_not_a_fit():
+    reason = fit_curve(*noisy(TRUTH, np.random.default_rng(3), sizes=SIZES[:3]))
+    assert isinstance(reason, str) and "3 training-set sizes" in reason and "at least 4" in reason
+
+
+def test_four_sizes_fit_without_a_backtest():
+    fit = fit_curve(*noisy(TRUTH, np.random.default_rng(3), sizes=SIZES[:4]), resamples=100)
+    assert fit.backtest is None and "at least 5" in fit.backtest_reason
+
+
+def test_bootstrap_is_reproducible_with_its_seed():
+    data = noisy(TRUTH, np.random.default_rng(4))
+    first, again = fit_curve(*data, resamples=100, seed=7), fit_curve(*data, resamples=100, seed=7)
+    other = fit_curve(*data, resamples=100, seed=8)
+    np.testing.assert_array_equal(first.samples, again.samples)
+    assert not np.array_equal(first.samples, other.samples)
+
+
+def test_resampling_stays_within_each_size():
+    sizes = np.repeat(SIZES, 3)
+    rows = resample_within_sizes(sizes, 50, np.random.default_rng(0))
+    np.testing.assert_array_equal(sizes[rows], np.broadcast_to(sizes, rows.shape))
+
+
+def test_crossover_of_curves_built_to_cross_at_8000():
+    steep = PowerLaw(20.0, 0.6, 0.02)  # worse on little data, better on much
+    crossing = 8000.0
+    flat_a = 0.5 * steep.a * crossing**-steep.b  # a flatter curve with the same error at 8,000
+    flat = PowerLaw(flat_a, 0.3, steep.error(crossing) - flat_a * crossing**-0.3)
+    rng = np.random.default_rng(5)
+    a, b = fit_curve(*noisy(steep, rng), resamples=300), fit_curve(*noisy(flat, rng), resamples=300, seed=1)
+    observed = [(n, steep.error(n), flat.error(n)) for n in SIZES]
+    result = find_crossover(a, b, observed)
+    assert result.size == pytest.approx(crossing, rel=0.15)
+    assert result.ci_low <= crossing <= result.ci_high
+    assert result.a_ahead_before is False  # the steep curve starts behind
+    assert result.observed_flips and result.consistent
+
+
+def test_no_crossover_keeps_the_sign():
+    rng = np.random.default_rng(6)
+    better = fit_curve(*noisy(PowerLaw(1.5, 0.5, 0.03), rng), resamples=200)
+    worse = fit_curve(*noisy(PowerLaw(2.5, 0.5, 0.06), rng), resamples=200)
+    result = find_crossover(better, worse)
+    assert result.size is None and result.a_ahead_before and result.share_crossing < 0.05
+
+
+def test_pretrained_curve_at_four_times_the_data_is_worth_four_times():
+    rng = np.random.default_rng(7)
+    scratch = fit_curve(*noisy(TRUTH, rng), resamples=500)
+    sizes = SIZES[SIZES * 4 <= SIZES[-1]]  # the pretrained curve where 4x its size was measured from scratch
+    exact = [effective_data(scratch, n, [TRUTH.error(4 * n)] * 3, seed=i) for i, n in enumerate(sizes)]
+    assert np.median([value.multiplier for value in exact]) == pytest.approx(4, abs=0.5)
+    assert values_cover(exact, 4) >= len(sizes) - 1
+    # with 3 noisy seeds (sd 0.005) a single cell's value scatters widely; its interval still holds the truth
+    noisy_runs = [effective_data(scratch, n, TRUTH.error(4 * n) + rng.normal(0, 0.005, 3)) for n in sizes]
+    assert values_cover(noisy_runs, 4) >= len(sizes) - 1
+    assert not any(value.more_than for value in exact)
+    assert exact[0].transferred == pytest.approx(exact[0].effective - sizes[0])
+
+
+def values_cover(values, multiplier) -> int:
+    return sum(value.low <= multiplier * value.size <= value.high for value in values)
+
+
+def test_pretrained_error_below_the_asymptote_is_a_lower_bound():
+    scratch = fit_curve(*noisy(TRUTH, np.random.default_rng(8)), resamples=200)
+    value = effective_data(scratch, 2000, [0.01, 0.011, 0.012])  # far below c = 0.05
+    assert value.more_than and value.effective == value.limit == 2 * SIZES[-1]
+
+
+def test_joint_fit_needs_three_model_sizes():
+    n = np.repeat(SIZES, 2)
+    assert "2 model sizes" in fit_joint(n, np.tile([1e4, 1e5], SIZES.size), n * 0 + 0.1)
+
+
+def test_joint_fit_recovers_both_exponents():
+    rng = np.random.default_rng(9)
+    n, m = np.meshgrid(SIZES, [1e4, 4e4, 1.6e5, 6.4e5])
+    n, m = np.repeat(n.ravel(), 3), np.repeat(m.ravel(), 3)
+    errors = 0.02 + 3 * n**-0.6 + 5 * m**-0.4 + rng.normal(0, 0.002, n.size)
+    joint = fit_joint(n, m, errors, resamples=100)
+    assert joint.values["alpha"] == pytest.approx(0.6, abs=0.1)
+    assert joint.values["beta"] == pytest.approx(0.4, abs=0.15)
+
+
+@pytest.mark.slow
+def test_interval_covers_the_truth_in_most_repeats():
+    covered_b = covered_c = 0
+    for repeat in range(100):
+        fit = fit_curve(*noisy(TRUTH, np.random.default_rng(100 + repeat)), resamples=1000, seed=repeat)
+        low, high = fit.parameter_interval("b")
+        covered_b += low <= 0.5 <= high
+        low, high = fit.parameter_interval("c")
+        covered_c += low <= 0.05 <= high
+    assert covered_b >= 85 and covered_c >= 85

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from scalegrid.analysis.grid_table import METRICS, SEED_KEY, Run, find_runs, swept_keys
+from scalegrid.analysis.grid_table import METRICS, SEED_KEY, Run, find_runs, swept_keys, table_rows
 
 SIZE_COLUMN = "train_size"  # the training-set size in images, the x of every learning curve
 ERROR_COLUMN = "test_error"  # 1 - test accuracy: what the learning-curve fits model
@@ -19,25 +19,15 @@ def is_pretrained(run: Run) -> bool:
 
 
 def runs_frame(runs: list[Run]) -> pd.DataFrame:
-    """One row per run: the swept keys (as typed, strings), ``seed``, status, metrics, ``test_error``, ``pretrained``,
-    ``weights``, ``error`` and ``run_dir``. Runs that never finished have NaN metrics."""
-    keys = swept_keys(runs)
-    rows = []
-    for run in runs:
-        row = {key: run.overrides.get(key, "") for key in keys}
-        row[SEED_KEY] = run.overrides.get(SEED_KEY, row.get(SEED_KEY, ""))
-        row["status"] = run.status
-        row.update({metric: run.metric(metric) for metric in METRICS})
-        row["weights"] = run.metric("weights")
-        row["pretrained"] = is_pretrained(run)
-        row["error"] = run.metric("error") or ""
-        row["run_dir"] = str(run.directory)
-        rows.append(row)
-    frame = pd.DataFrame(rows)
+    """One row per run: results.csv's columns (every override key, status, metrics, ``error``, ``run_dir``) plus
+    ``test_error``, ``weights`` and ``pretrained``. Runs that never finished have NaN metrics."""
+    frame = pd.DataFrame(table_rows(runs))
+    frame["weights"] = [run.metric("weights") for run in runs]
+    frame["pretrained"] = [is_pretrained(run) for run in runs]
     numeric = [metric for metric in METRICS if metric != "selected_by"]
     frame[numeric] = frame[numeric].apply(pd.to_numeric, errors="coerce")
     frame[ERROR_COLUMN] = 1.0 - frame["test_acc"]
-    frame.attrs["swept_keys"] = [key for key in keys if key != SEED_KEY]  # the cell's keys, seed aside
+    frame.attrs["swept_keys"] = [key for key in swept_keys(runs) if key != SEED_KEY]  # the cell's keys, seed aside
     return frame
 
 

@@ -5,9 +5,11 @@ import pytest
 import torch
 from conftest import REAL_DATA, write_cifar10, write_mnist
 
+from scalegrid.data import mnist
 from scalegrid.data.augment import normalize, random_crop_reflect, random_horizontal_flip
 from scalegrid.data.cifar import load_cifar10
 from scalegrid.data.datamodule import BuiltinDataModule
+from scalegrid.data.loaded_splits import forget_loaded
 from scalegrid.data.loader import TensorBatchLoader
 from scalegrid.data.mnist import load_mnist
 from scalegrid.errors import ScalegridError
@@ -202,3 +204,32 @@ def test_normalisation_follows_the_weights_unless_configured(cifar_root, imagene
     )
     module.setup("fit")
     assert module.mean == pytest.approx(expected)
+
+
+def _mnist_module(root, **options) -> BuiltinDataModule:
+    module = BuiltinDataModule("mnist", str(root), val_size=20, download=False, verify_checksums=False, **options)
+    module.setup("fit")
+    return module
+
+
+def test_cells_in_one_process_share_the_decoded_files_until_a_file_changes(tmp_path, monkeypatch):
+    """A grid's cells over the same files read them once per process; a rewritten file is read again."""
+    root = write_mnist(tmp_path, train_per_class=20)
+    reads = []
+    real_read = mnist._read_idx
+    monkeypatch.setattr(
+        mnist, "_read_idx", lambda *args, **kwargs: reads.append(args[0].name) or real_read(*args, **kwargs)
+    )
+    forget_loaded()
+    first = _mnist_module(root, fraction=1.0)
+    assert len(reads) == 4  # images and labels of the two splits, once (prepare_data and setup included)
+    second = _mnist_module(root, fraction=0.5, split_seed=1)
+    assert len(reads) == 4  # nothing read again
+    assert len(second.train_set) < len(first.train_set)  # each cell still makes its own split and subset
+    assert torch.equal(first.test_set.images, second.test_set.images)
+
+    write_mnist(tmp_path, train_per_class=30, seed=1)  # the files change under the same names
+    third = _mnist_module(root)
+    assert len(reads) == 8
+    assert len(third.train_set) + len(third.val_set) == 300
+    forget_loaded()

@@ -2,6 +2,7 @@
 
 import csv
 import json
+import re
 import statistics
 import subprocess
 import sys
@@ -59,6 +60,9 @@ def test_every_cell_completes_in_its_stable_folder(finished_grid):
     assert found == expected
     assert all(json.loads((grid_dir / cell / "results.json").read_text())["status"] == "completed" for cell in expected)
     assert "8 cells: 8 trained, 0 skipped (already finished), 0 diverged, 0 failed" in first.stdout
+    summary = next(line for line in first.stdout.splitlines() if "8 cells: 8 trained" in line)
+    assert re.search(r"per trained cell [\d.]+ s: steps train [\d.]+, validation [\d.]+, test [\d.]+; ", summary)
+    assert re.search(r"outside the steps [\d.]+ s \(.*hydra [\d.]+.*data [\d.]+.*unattributed [\d.]+\)$", summary)
 
 
 def test_second_invocation_skips_every_cell_without_training(finished_grid):
@@ -67,6 +71,7 @@ def test_second_invocation_skips_every_cell_without_training(finished_grid):
     again = run_train(grid_args(root, grid_dir, *GRID_AXES))
     assert again.returncode == 0, again.stderr[-3000:]
     assert "8 cells: 0 trained, 8 skipped (already finished), 0 diverged, 0 failed" in again.stdout
+    assert "per trained cell" not in again.stdout  # nothing was trained, so no time to break down
     assert "test_loss=" not in again.stdout  # no run printed a training summary
     assert {path: path.stat().st_mtime_ns for path in stamps} == stamps
 

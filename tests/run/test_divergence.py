@@ -6,7 +6,9 @@ import json
 
 import torch
 from conftest import FAST_TRAINER, TINY_DATA, run_train
+from omegaconf import OmegaConf
 
+from scalegrid import CONF_DIR
 from scalegrid.contract.results import RESULTS_FILE
 
 DIVERGING_LR = "optim.lr=1e30"  # the first step sends the weights to infinity; the next loss is NaN
@@ -18,7 +20,8 @@ def _mnist(root) -> list[str]:
 
 def test_a_diverging_run_stops_at_once_with_one_line(mnist_root, tmp_path) -> None:
     run_dir = tmp_path / "run"
-    completed = run_train([*_mnist(mnist_root), DIVERGING_LR, "sched=none", f"hydra.run.dir={run_dir}"])
+    args = [*_mnist(mnist_root), DIVERGING_LR, "sched=none", "runtime.finite_check_every_n_steps=1"]
+    completed = run_train([*args, f"hydra.run.dir={run_dir}"])
     assert completed.returncode == 1, completed.stderr[-2000:]
     assert "Traceback" not in completed.stderr
     lines = [line for line in completed.stderr.splitlines() if line.startswith("scalegrid:")]  # besides warnings
@@ -38,7 +41,21 @@ def test_the_check_can_be_spaced_out_and_still_catches_it(mnist_root, tmp_path) 
     completed = run_train([*args, f"hydra.run.dir={run_dir}"])
     assert completed.returncode == 1, completed.stderr[-2000:]
     results = json.loads((run_dir / RESULTS_FILE).read_text())
-    assert results["status"] == "diverged" and "batch 3 " in results["error"]
+    assert results["status"] == "diverged" and "by batch 3 (checked every 4 steps" in results["error"]
+    assert results["global_step"] == 3  # steps 0-2 ran on; the check at the fourth stopped it before its update
+
+
+def test_with_the_default_spacing_a_nan_run_still_ends_diverged_within_n_steps(mnist_root, tmp_path) -> None:
+    """The default checks less often than every step (a GPU waits at each check); the epoch-end check and the check
+    every N steps together still end the run as diverged, within N steps of the first NaN."""
+    default = OmegaConf.load(CONF_DIR / "train.yaml").runtime.finite_check_every_n_steps
+    assert default > 1
+    run_dir = tmp_path / "run"
+    completed = run_train([*_mnist(mnist_root), DIVERGING_LR, "sched=none", f"hydra.run.dir={run_dir}"])
+    assert completed.returncode == 1, completed.stderr[-2000:]
+    results = json.loads((run_dir / RESULTS_FILE).read_text())
+    assert results["status"] == "diverged" and results["test_acc"] is None
+    assert results["global_step"] <= default and results["epochs"] == 0  # the first epoch (6 batches) ends it
 
 
 def test_a_grid_goes_on_past_a_diverged_cell_and_keeps_it(mnist_root, tmp_path) -> None:

@@ -77,6 +77,7 @@ class RunResult:
     best_checkpoint: str | None = None
     world_size: int | None = None
     train_images_per_epoch: int | None = None  # summed over DDP ranks
+    time_breakdown: dict[str, float] | None = None  # seconds per phase of this invocation, total and unattributed
     overrides: list[str] = field(default_factory=list)  # the command line's overrides (current key names)
     config: dict[str, Any] | None = None  # the resolved config (current layout), Hydra's block left out
     versions: dict[str, str] | None = None  # python, torch, torchvision, lightning, hydra

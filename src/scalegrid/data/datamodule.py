@@ -13,6 +13,7 @@ import torch
 from scalegrid.data import cifar, mnist
 from scalegrid.data.arrays import ImageArrays
 from scalegrid.data.augment import Augmentation, normalize, resize
+from scalegrid.data.loaded_splits import load_once
 from scalegrid.data.loader import TensorBatchLoader
 from scalegrid.data.normalization import choose_normalization
 from scalegrid.data.subsets import (
@@ -32,11 +33,12 @@ class BuiltinDataset:
     load: Callable[[Path, bool, bool, bool], ImageArrays]
     mean: tuple[float, ...]
     std: tuple[float, ...]
+    folder: str  # where under the data root its files are
 
 
 BUILTIN_DATASETS: dict[str, BuiltinDataset] = {
-    "cifar10": BuiltinDataset(cifar.load_cifar10, cifar.MEAN, cifar.STD),
-    "mnist": BuiltinDataset(mnist.load_mnist, mnist.MEAN, mnist.STD),
+    "cifar10": BuiltinDataset(cifar.load_cifar10, cifar.MEAN, cifar.STD, "cifar-10-batches-py"),
+    "mnist": BuiltinDataset(mnist.load_mnist, mnist.MEAN, mnist.STD, "MNIST/raw"),
 }
 
 
@@ -111,7 +113,11 @@ class BuiltinDataModule(pl.LightningDataModule):
                 f"runtime.data.root={self.root} is not a directory: set DATA_DIR (or runtime.data.root) to the folder that holds "
                 f"the {self.name} files"
             )
-        self._loaded[train] = self.spec.load(self.root, train, self.download, self.verify_checksums)
+        self._loaded[train] = load_once(
+            self.root / self.spec.folder,
+            (self.name, train, self.verify_checksums),
+            lambda: self.spec.load(self.root, train, self.download, self.verify_checksums),
+        )
         return self._loaded[train]
 
     def prepare_data(self) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -13,6 +14,7 @@ from omegaconf import DictConfig
 from scalegrid.contract.results import RunStatus
 from scalegrid.contract.run_folders import UNFINISHED, find_run_dirs, folder_status
 from scalegrid.grid.cells import BUSY, SKIPPED
+from scalegrid.run.time_breakdown import STEP_PHASES, outside_steps
 
 COMPLETED, DIVERGED, FAILED = (status.value for status in RunStatus)
 
@@ -22,15 +24,29 @@ class GridSummary(Callback):
 
     def __init__(self) -> None:
         self.statuses: Counter[str] = Counter()
+        self.breakdowns: list[dict[str, float]] = []  # of the cells this invocation trained
+        self.cell_seconds: list[float] = []  # each trained cell's wall time as the grid saw it: Hydra's part included
+        self._last_job_end = time.perf_counter()
 
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
         self.statuses.clear()
+        self.breakdowns.clear()
+        self.cell_seconds.clear()
+        self._last_job_end = time.perf_counter()
 
     def on_job_end(self, config: DictConfig, job_return: Any, **kwargs: Any) -> None:
+        now, since = time.perf_counter(), self._last_job_end  # the launcher composes each job's config in between
+        self._last_job_end = now
         if job_return.status != JobStatus.COMPLETED:  # the job raised: its return_value would re-raise it
             self.statuses[FAILED] += 1
             return
-        self.statuses[getattr(job_return.return_value, "status", FAILED)] += 1
+        outcome = job_return.return_value
+        status = getattr(outcome, "status", FAILED)
+        self.statuses[status] += 1
+        breakdown = getattr(getattr(outcome, "result", None), "time_breakdown", None)
+        if status != SKIPPED and breakdown:
+            self.breakdowns.append(breakdown)
+            self.cell_seconds.append(now - since)
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
         total = sum(self.statuses.values())
@@ -47,6 +63,32 @@ class GridSummary(Callback):
         print(
             f"[scalegrid] grid {grid_dir}: {total} cells: {self.statuses[COMPLETED]} trained, "
             f"{self.statuses[SKIPPED]} skipped (already finished), {self.statuses[DIVERGED]} diverged, "
-            f"{self.statuses[FAILED]} failed, {self.statuses[BUSY]} left to another process",
+            f"{self.statuses[FAILED]} failed, {self.statuses[BUSY]} left to another process"
+            + per_cell_time(self.breakdowns, self.cell_seconds),
             flush=True,
         )
+
+
+def per_cell_time(breakdowns: list[dict[str, float]], cell_seconds: list[float]) -> str:
+    """Where a trained cell's time went, on average: the steps, and everything else by phase (largest first);
+    ``hydra`` is the cell's wall time in the grid beyond its run (composing its config, its folder and lock)."""
+    if not breakdowns:
+        return ""
+    breakdowns = [
+        {**breakdown, "hydra": max(0.0, seconds - float(breakdown["total"])), "total": max(seconds, breakdown["total"])}
+        for breakdown, seconds in zip(breakdowns, cell_seconds, strict=True)
+    ]
+
+    def mean(name: str) -> float:
+        return sum(float(breakdown.get(name, 0.0)) for breakdown in breakdowns) / len(breakdowns)
+
+    phases = {name for breakdown in breakdowns for name in breakdown} - {*STEP_PHASES, "total", "unattributed"}
+    overhead = sorted(((mean(name), name) for name in phases), key=lambda pair: (-pair[0], pair[1]))
+    overhead.append((mean("unattributed"), "unattributed"))
+    steps = ", ".join(f"{name} {mean(name):.2f}" for name in STEP_PHASES)
+    outside = sum(outside_steps(breakdown) for breakdown in breakdowns) / len(breakdowns)
+    return (
+        f"; per trained cell {mean('total'):.2f} s: steps {steps}; outside the steps {outside:.2f} s ("
+        + ", ".join(f"{name} {seconds:.2f}" for seconds, name in overhead)
+        + ")"
+    )

@@ -33,7 +33,7 @@ class ImageClassifier(pl.LightningModule):
         class_names: list[str] | None = None,
         channels_last: bool = False,
         compile: bool = False,
-        finite_check_every_n_steps: int = 1,
+        finite_check_every_n_steps: int = 50,
     ) -> None:
         super().__init__()
         self.save_hyperparameters(ignore=["network"])
@@ -102,10 +102,16 @@ class ImageClassifier(pl.LightningModule):
         if diverged:
             raise TrainingDiverged(
                 f"the training loss became {float(self._train_loss_sum)} at epoch {self.current_epoch}"
-                + ("" if batch_idx is None else f", batch {batch_idx}")
+                + ("" if batch_idx is None else self._batch_words(batch_idx))
                 + f" (optim.lr={self.hparams.optim['lr']:g}): lower optim.lr, add warm-up "
                 "(sched=onecycle) or clip gradients (+trainer.gradient_clip_val=1.0)"
             )
+
+    def _batch_words(self, batch_idx: int) -> str:
+        every = self.hparams.finite_check_every_n_steps
+        if every == 1:
+            return f", batch {batch_idx}"
+        return f", by batch {batch_idx} (checked every {every} steps: runtime.finite_check_every_n_steps)"
 
     def on_train_epoch_end(self) -> None:
         if self.hparams.finite_check_every_n_steps:

@@ -43,6 +43,7 @@ from scalegrid.run.performance import set_torch_threads
 from scalegrid.run.resume import ResumableRun, ResumePoint, find_resume_point
 from scalegrid.run.test_curve import TestEveryEpoch
 from scalegrid.run.throughput import TrainThroughput
+from scalegrid.run.time_breakdown import PhaseClock, StepPhases, TimedCheckpointIO
 
 BEST_CHECKPOINT_CALLBACK = "model_checkpoint"  # runtime.callbacks entry whose monitor/mode come from ``selection``
 
@@ -59,8 +60,10 @@ def train(cfg: DictConfig) -> RunResult:
 
 
 def _train(cfg: DictConfig, devices: Any) -> RunResult:
-    settings = compose(cfg)
-    run = build(cfg, settings, devices)
+    clock = PhaseClock()  # from entering the run to writing its results: results.json's time_breakdown
+    with clock.phase("startup"):
+        settings = compose(cfg)
+    run = build(cfg, settings, devices, clock)
     try:
         fitted = fit(run)
     except TrainingDiverged as diverged:
@@ -102,18 +105,36 @@ class BuiltRun:
     test_curve: TestEveryEpoch | None  # test_every_epoch: the per-epoch test accuracy
     resume: ResumePoint | None
     description: dict[str, Any]  # the result fields known before training (weights, sizes, parameter counts)
+    clock: PhaseClock
 
 
-def build(cfg: DictConfig, settings: RunSettings, devices: Any) -> BuiltRun:
+def build(cfg: DictConfig, settings: RunSettings, devices: Any, clock: PhaseClock) -> BuiltRun:
     config = settings.config
+    weights = config["model"].get("weights")
+    with clock.phase("data"):
+        datamodule = create_datamodule(
+            data_options(config), shuffle_seed=cfg.seed, imagenet_statistics=weights == "imagenet"
+        )
+        datamodule.prepare_data()
+        datamodule.setup("fit")
+    with clock.phase("model"):
+        model = _build_model(cfg, config, datamodule)
+    with clock.phase("trainer"):
+        return _build_trainer(cfg, settings, devices, clock, datamodule, model)
+
+
+@dataclass(frozen=True)
+class BuiltModel:
+    """The LightningModule, the fine-tune policy (a callback too) and what the run reports about them."""
+
+    module: ImageClassifier
+    finetune: FinetunePolicy
+    description: dict[str, Any]  # weights, what they loaded, the policy, parameter counts
+
+
+def _build_model(cfg: DictConfig, config: dict[str, Any], datamodule: pl.LightningDataModule) -> BuiltModel:
     model_config = config["model"]
     weights = model_config.get("weights")
-    datamodule = create_datamodule(
-        data_options(config), shuffle_seed=cfg.seed, imagenet_statistics=weights == "imagenet"
-    )
-    datamodule.prepare_data()
-    datamodule.setup("fit")
-
     network = create_model_from_config(model_config, datamodule.num_classes, datamodule.input_shape)
     weights_report = initialise(
         network,
@@ -137,11 +158,29 @@ def build(cfg: DictConfig, settings: RunSettings, devices: Any) -> BuiltRun:
         compile=cfg.runtime.compile,
         finite_check_every_n_steps=cfg.runtime.finite_check_every_n_steps,
     )
+    description = {
+        "weights": weights,
+        "weights_loaded": None if weights_report is None else asdict(weights_report),
+        "finetune": config["finetune"]["policy"],
+        "params_total": params_total,
+        "params_trainable": params_trainable,
+    }
+    return BuiltModel(module, finetune, description)
 
+
+def _build_trainer(
+    cfg: DictConfig,
+    settings: RunSettings,
+    devices: Any,
+    clock: PhaseClock,
+    datamodule: pl.LightningDataModule,
+    model: BuiltModel,
+) -> BuiltRun:
+    config = settings.config
     throughput = TrainThroughput()
     loggers = [instantiate(block) for block in _target_blocks(cfg.runtime.get("logger"))]
     validates = _validates(cfg, len(datamodule.val_set))
-    callbacks = [*_callbacks(cfg, validates), throughput, finetune, ResumableRun(config)]
+    callbacks = [*_callbacks(cfg, validates), throughput, model.finetune, ResumableRun(config), StepPhases(clock)]
     test_curve = TestEveryEpoch() if cfg.test_every_epoch else None
     if test_curve is not None:
         callbacks.append(test_curve)
@@ -155,7 +194,9 @@ def build(cfg: DictConfig, settings: RunSettings, devices: Any) -> BuiltRun:
         "use_distributed_sampler": False,  # scalegrid's loaders shard batches across DDP ranks themselves
         **budget,
     }
-    trainer: pl.Trainer = instantiate(trainer_options, callbacks=callbacks, logger=loggers or False)
+    trainer: pl.Trainer = instantiate(
+        trainer_options, callbacks=callbacks, logger=loggers or False, plugins=[TimedCheckpointIO(clock)]
+    )
     _refuse_rank_processes_in_a_sweep(trainer)
 
     checkpoint = trainer.checkpoint_callback
@@ -163,18 +204,16 @@ def build(cfg: DictConfig, settings: RunSettings, devices: Any) -> BuiltRun:
     if resume is not None and trainer.is_global_zero:
         print(f"[scalegrid] resuming from {resume.describe()}", flush=True)
     description = {
-        "weights": weights,
-        "weights_loaded": None if weights_report is None else asdict(weights_report),
-        "finetune": config["finetune"]["policy"],
-        "params_total": params_total,
-        "params_trainable": params_trainable,
+        **model.description,
         "train_size": len(datamodule.train_set),
         "val_size": len(datamodule.val_set),
         "test_size": len(datamodule.test_set),
         "test_source": datamodule.test_source,
         "resumed_from": None if resume is None else {"epoch": resume.epoch, "global_step": resume.global_step},
     }
-    return BuiltRun(settings, datamodule, module, trainer, loggers, throughput, test_curve, resume, description)
+    return BuiltRun(
+        settings, datamodule, model.module, trainer, loggers, throughput, test_curve, resume, description, clock
+    )
 
 
 def _target_blocks(group: DictConfig | None) -> list[DictConfig]:
@@ -233,7 +272,8 @@ class Fitted:
 def fit(run: BuiltRun) -> Fitted:
     started = time.perf_counter()
     checkpoint = None if run.resume is None else str(run.resume.checkpoint)
-    run.trainer.fit(run.module, datamodule=run.datamodule, ckpt_path=checkpoint)
+    with run.clock.phase("lightning"):  # the Trainer's loops and hooks; the steps and checkpoints open their own
+        run.trainer.fit(run.module, datamodule=run.datamodule, ckpt_path=checkpoint)
     seconds = time.perf_counter() - started
     images = run.trainer.callback_metrics.get("train/images")
     # Testing restores the best checkpoint, and with it an older history and older timings: keep this run's now.
@@ -261,7 +301,8 @@ def final_test(run: BuiltRun) -> Tested:
     chosen = (checkpoint.best_model_path if checkpoint is not None else "") or None
     selected_by = "best_val_epoch" if checkpoint is not None and checkpoint.monitor and chosen else "last_epoch"
     started = time.perf_counter()
-    (metrics,) = run.trainer.test(run.module, datamodule=run.datamodule, ckpt_path=chosen, verbose=False)
+    with run.clock.phase("lightning"):
+        (metrics,) = run.trainer.test(run.module, datamodule=run.datamodule, ckpt_path=chosen, verbose=False)
     return Tested(metrics, time.perf_counter() - started, chosen, selected_by)
 
 
@@ -303,7 +344,9 @@ def record(cfg: DictConfig, run: BuiltRun, fitted: Fitted, tested: Tested) -> Ru
         versions=library_versions(),
     )
     if run.trainer.is_global_zero:  # under DDP every rank gets here; one writes
-        _log_final_metrics(run.loggers, run.settings.config, result)
+        with run.clock.phase("logging"):  # TensorBoard's hyperparameters and confusion figure
+            _log_final_metrics(run.loggers, run.settings.config, result)
+        result.time_breakdown = run.clock.breakdown()
         write_result(run.settings.run_dir, result)
         print(summary_line(cfg, result, run.settings.run_dir), flush=True)
     return result
@@ -324,6 +367,7 @@ def record_divergence(run: BuiltRun, message: str) -> RunResult:
         versions=library_versions(),
     )
     if run.trainer.is_global_zero:
+        result.time_breakdown = run.clock.breakdown()
         path = write_result(run.settings.run_dir, result)
         print(f"scalegrid: diverged: {message} (recorded in {path})", file=sys.stderr, flush=True)
     return result

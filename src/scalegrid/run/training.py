@@ -54,7 +54,8 @@ def train(cfg: DictConfig) -> RunResult:
         return _train(cfg, cfg.trainer.devices)
     import torch
 
-    with claim_free_gpu(torch.cuda.device_count()) as gpu:  # trainer=gpu_per_job: held while this run trains
+    # trainer=gpu_per_job: a slot held while this run trains, runtime.jobs_per_gpu of them per GPU
+    with claim_free_gpu(torch.cuda.device_count(), jobs_per_gpu=cfg.runtime.jobs_per_gpu) as gpu:
         print(f"[scalegrid] training on GPU {gpu} (claimed for this run)", flush=True)
         return _train(cfg, [gpu])
 

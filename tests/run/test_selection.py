@@ -8,6 +8,7 @@ import torch
 from conftest import FAST_TRAINER, TINY_DATA, compose_config
 
 from scalegrid.contract.results import RESULTS_FILE
+from scalegrid.errors import ScalegridError
 from scalegrid.run.training import train
 
 
@@ -48,3 +49,36 @@ def test_test_every_epoch_records_a_curve_that_does_not_choose(cifar_root, tmp_p
     assert checkpoint["epoch"] == result.best_epoch
     if result.best_epoch == 2:  # the last epoch was also the best: its test point is the final test
         assert result.test_acc == pytest.approx(result.test_acc_history[-1])
+
+
+def test_a_validation_subset_selects_on_its_images_and_leaves_the_training_pool_alone(cifar_root, tmp_path):
+    """data.val_eval_size: each epoch validates a fixed stratified 10 of the 20 held-out images; the best epoch is
+    chosen by those, its checkpoint is the one tested, and the training images are the ones a full validation has."""
+    whole = _train(cifar_root, tmp_path / "whole", "trainer.max_epochs=3")
+    part = _train(cifar_root, tmp_path / "part", "trainer.max_epochs=3", "data.val_eval_size=10")
+    assert whole.val_size == 20 and part.val_size == 10 and part.train_size == whole.train_size
+    history = part.val_acc_history
+    assert len(history) == 3 and all(round(value * 10) == pytest.approx(value * 10) for value in history)  # tenths
+    assert part.selected_by == "best_val_epoch" and part.best_epoch == history.index(max(history))
+    checkpoint = torch.load(part.best_checkpoint, map_location="cpu", weights_only=True)
+    assert checkpoint["epoch"] == part.best_epoch and part.best_val_acc == max(history)
+
+
+def test_the_validation_subset_is_stratified_fixed_and_inside_the_split(cifar_root):
+    from scalegrid.data.datamodule import BuiltinDataModule
+
+    def module(**options):
+        data = BuiltinDataModule(
+            "cifar10", str(cifar_root), val_size=40, download=False, verify_checksums=False, **options
+        )
+        data.setup("fit")
+        return data
+
+    whole, part, again = module(), module(val_eval_size=20), module(val_eval_size=0.5)
+    assert torch.equal(whole.train_set.images, part.train_set.images)
+    assert torch.bincount(part.val_set.labels).tolist() == [2] * 10  # two of each class's four
+    assert torch.equal(part.val_set.images, again.val_set.images)  # a count and the same share: the same images
+    held_out = {bytes(image.numpy()) for image in whole.val_set.images}
+    assert all(bytes(image.numpy()) in held_out for image in part.val_set.images)
+    with pytest.raises(ScalegridError, match=r"data.val_eval_size='abc' must be a count"):
+        module(val_eval_size="abc")

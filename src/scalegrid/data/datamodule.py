@@ -22,6 +22,7 @@ from scalegrid.data.subsets import (
     select_classes,
     split_train_val,
     stratified_test_subset,
+    validation_subset,
 )
 from scalegrid.errors import ScalegridError
 
@@ -51,6 +52,7 @@ class BuiltinDataModule(pl.LightningDataModule):
         root: str,
         fraction: float = 1.0,
         val_size: int | float = 5000,
+        val_eval_size: int | float | None = None,
         split_seed: int = 0,
         batch_size: int = 128,
         eval_batch_size: int = 512,
@@ -77,6 +79,7 @@ class BuiltinDataModule(pl.LightningDataModule):
         self.root = Path(root).expanduser()
         self.fraction = fraction
         self.val_size = val_size
+        self.val_eval_size = val_eval_size
         self.split_seed = split_seed
         self.batch_size = int(batch_size)
         self.eval_batch_size = int(eval_batch_size)
@@ -133,6 +136,7 @@ class BuiltinDataModule(pl.LightningDataModule):
         pool, val = split_train_val(labels, self.val_size, self.split_seed)
         self.train_pool_size = len(pool)
         train = nested_fraction(labels, pool, self.fraction, self.split_seed)
+        val = val[validation_subset(labels[val], self.val_eval_size, self.split_seed)]
         self.train_set = official_train.select(train)
         self.val_set = official_train.select(val)
         official_test = self._only_requested_classes(self._load(train=False))

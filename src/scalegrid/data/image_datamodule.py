@@ -26,7 +26,14 @@ from scalegrid.data.image_store import ImageStore, ScannedImages, mean_and_std
 from scalegrid.data.images import prepare_image, stored_size_for
 from scalegrid.data.loader import EpochBatches, TensorBatchLoader
 from scalegrid.data.normalization import choose_normalization
-from scalegrid.data.subsets import check_fraction, check_share, nested_fraction, select_classes, split_by_shares
+from scalegrid.data.subsets import (
+    check_fraction,
+    check_share,
+    nested_fraction,
+    select_classes,
+    split_by_shares,
+    validation_subset,
+)
 from scalegrid.errors import ScalegridError
 
 log = logging.getLogger(__name__)
@@ -78,6 +85,7 @@ class ImageFileDataModule(pl.LightningDataModule):
         list_images: Callable[[], ImageListing],
         val_size: float = 0.1,
         test_size: float = 0.1,
+        val_eval_size: int | float | None = None,
         fraction: float = 1.0,
         split_seed: int = 0,
         classes: list[int | str] | None = None,
@@ -115,6 +123,7 @@ class ImageFileDataModule(pl.LightningDataModule):
         self.list_images = list_images
         self.val_share = check_share("val_size", val_size)
         self.test_share = check_share("test_size", test_size)
+        self.val_eval_size = val_eval_size
         self.fraction = fraction
         self.split_seed = split_seed
         self.classes = list(classes) if classes is not None else None
@@ -171,6 +180,7 @@ class ImageFileDataModule(pl.LightningDataModule):
         pool, val, test = split_by_shares(labels, splits, self.val_share, self.test_share, self.split_seed, names)
         self.train_pool_size = len(pool)
         train = nested_fraction(labels, pool, self.fraction, self.split_seed)
+        val = val[validation_subset(labels[val], self.val_eval_size, self.split_seed)]
         self.names = tuple(names)
 
         # The training pool's statistics, not the fraction's: the whole data-size sweep shares one normalisation.

@@ -11,6 +11,7 @@ _VAL_STREAM = 0
 _FRACTION_STREAM = 1
 _TEST_STREAM = 2
 _TEST_SUBSET_STREAM = 3
+_VAL_EVAL_STREAM = 4
 
 
 def _class_permutations(labels: np.ndarray, indices: np.ndarray, seed: int, stream: int) -> dict[int, np.ndarray]:
@@ -66,27 +67,44 @@ def split_train_val(labels: np.ndarray, val_size: int | float, seed: int) -> tup
     return np.setdiff1d(np.arange(len(labels)), val), val
 
 
-def stratified_test_subset(labels: np.ndarray, size: int | float | None, seed: int) -> np.ndarray:
-    """The indices of a fixed, stratified subset of a test set (``data.test_subset``), sorted.
+def stratified_subset(
+    labels: np.ndarray, size: int | float | None, seed: int, key: str, stream: int, whole: str
+) -> np.ndarray:
+    """The indices of a fixed, stratified subset of a split (the setting ``data.<key>``), sorted.
 
-    ``size`` is a count, a share in (0, 1), or None for every image; the same (labels, size, seed) give the same
-    images on every machine, so runs tested on a subset are compared on the same images.
+    ``size`` is a count, a share in (0, 1), or None for every image (``whole`` names it in messages); the same
+    (labels, size, seed) give the same images on every machine, so runs evaluated on a subset share its images.
     """
     labels = np.asarray(labels)
     if size is None:
         return np.arange(len(labels))
+    allowed = f"must be a count (int), a share in (0, 1), or null ({whole})"
     if isinstance(size, bool) or not isinstance(size, int | float):
-        raise ScalegridError(f"data.test_subset={size!r} must be a count (int), a share in (0, 1), or null (all)")
+        raise ScalegridError(f"data.{key}={size!r} {allowed}")
     if isinstance(size, float) and not float(size).is_integer():
         if not 0 < size < 1:
-            raise ScalegridError(f"data.test_subset={size} must be a count (int), a share in (0, 1), or null (all)")
+            raise ScalegridError(f"data.{key}={size} {allowed}")
         count = max(1, int(round(size * len(labels))))
     else:
         count = int(size)
         if count < 1:
-            raise ScalegridError(f"data.test_subset={size} must be at least 1 (or null: the whole test set)")
+            raise ScalegridError(f"data.{key}={size} must be at least 1 (or null: {whole})")
         count = min(count, len(labels))
-    return _stratified_draw(labels, count, seed, _TEST_SUBSET_STREAM)
+    return _stratified_draw(labels, count, seed, stream)
+
+
+def stratified_test_subset(labels: np.ndarray, size: int | float | None, seed: int) -> np.ndarray:
+    """``data.test_subset``: a fixed stratified subset of the test set, so runs are compared on the same images."""
+    return stratified_subset(labels, size, seed, "test_subset", _TEST_SUBSET_STREAM, "the whole test set")
+
+
+def validation_subset(labels: np.ndarray, size: int | float | None, seed: int) -> np.ndarray:
+    """``data.val_eval_size``: the fixed stratified part of the validation split that every epoch is evaluated on.
+
+    The split itself (and with it the training pool) stays as ``data.val_size`` carved it; only what each epoch's
+    validation reads shrinks, so checkpoint selection stays cheap where epochs are short.
+    """
+    return stratified_subset(labels, size, seed, "val_eval_size", _VAL_EVAL_STREAM, "the whole validation split")
 
 
 def check_fraction(fraction: float) -> None:

@@ -153,27 +153,15 @@ def timed(command: list[str], env: dict[str, str]) -> float:
     return time.perf_counter() - started
 
 
-def compare(name: str, scratch: Path) -> list[tuple[str, float, float]]:
+def compare(name: str, scratch: Path, variants: list[str]) -> list[tuple[str, float, float]]:
     recipe = RECIPES[name]
     env = {**os.environ, "DATA_DIR": str(data_dir("MNIST" if name == "mnist" else "cifar-10-batches-py"))}
     rows = []
-    run_dir = scratch / f"{name}-scalegrid"
-    seconds = timed(
-        [
-            sys.executable,
-            "src/train.py",
-            f"data={recipe['data']}",
-            f"model={recipe['model']}",
-            f"optim={recipe['optim']}",
-            f"data.batch_size={recipe['batch_size']}",
-            f"data.fraction={recipe['fraction']}",
-            f"trainer.max_epochs={recipe['epochs']}",
-            "runtime.callbacks.progress_bar.refresh_rate=0",
-            f"hydra.run.dir={run_dir}",
-        ],
-        env,
-    )
-    rows.append(("scalegrid (src/train.py)", seconds, json.loads((run_dir / "results.json").read_text())["test_acc"]))
+    for number, variant in enumerate(["", *variants]):
+        run_dir = scratch / f"{name}-scalegrid-{number}"
+        seconds = timed([*scalegrid_command(recipe, run_dir), *variant.split()], env)
+        label = "scalegrid (src/train.py)" + (f" {variant}" if variant else "")
+        rows.append((label, seconds, json.loads((run_dir / "results.json").read_text())["test_acc"]))
     for kind in ("tutorial", "in-memory") if name == "mnist" else ("tutorial",):
         out = scratch / f"{name}-{kind}.json"
         seconds = timed([sys.executable, __file__, "--plain", name, kind, str(out)], env)
@@ -181,9 +169,31 @@ def compare(name: str, scratch: Path) -> list[tuple[str, float, float]]:
     return rows
 
 
+def scalegrid_command(recipe: dict, run_dir: Path) -> list[str]:
+    return [
+        sys.executable,
+        "src/train.py",
+        f"data={recipe['data']}",
+        f"model={recipe['model']}",
+        f"optim={recipe['optim']}",
+        f"data.batch_size={recipe['batch_size']}",
+        f"data.fraction={recipe['fraction']}",
+        f"trainer.max_epochs={recipe['epochs']}",
+        "runtime.callbacks.progress_bar.refresh_rate=0",
+        f"hydra.run.dir={run_dir}",
+    ]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--only", choices=sorted(RECIPES), help="one recipe (default: both)")
+    parser.add_argument(
+        "--also",
+        action="append",
+        default=[],
+        metavar="OVERRIDES",
+        help="a further scalegrid row with these overrides, e.g. --also 'data.val_eval_size=1000' (repeatable)",
+    )
     parser.add_argument("--plain", nargs=3, metavar=("RECIPE", "KIND", "OUT"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.plain:
@@ -192,7 +202,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="scalegrid-bench-") as scratch:
         for name in [args.only] if args.only else list(RECIPES):
             recipe = RECIPES[name]
-            rows = compare(name, Path(scratch))
+            rows = compare(name, Path(scratch), args.also)
             print(
                 f"{name}: {recipe['model']}, {recipe['epochs']} epochs, batch {recipe['batch_size']}, "
                 f"fraction {recipe['fraction']:g}; target {100 * recipe['target']:.1f} % test accuracy"

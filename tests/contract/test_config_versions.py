@@ -21,7 +21,7 @@ def test_version_1_moves_runtime_settings_and_keeps_the_defining_ones():
     }
     new = migrate(old, None)
     assert new["model"] == {"name": "resnet18", "weights": None}
-    assert new["data"] == {"name": "cifar10", "fraction": 0.5}
+    assert new["data"] == {"name": "cifar10", "fraction": 0.5, "val_eval_size": None}  # it validated on all (v4)
     assert new["trainer"] == {"devices": 1, "max_epochs": 3}
     assert new["budget"] == "steps" and new["selection"] == {"monitor": "val/loss", "mode": "min"}
     assert new["loss"] == {"label_smoothing": 0.1}

@@ -46,10 +46,14 @@ def test_a_version_1_results_file_loads_in_the_current_layout():
 
 
 def test_a_version_1_cell_is_this_cell_for_the_same_command_and_refused_for_another(tmp_path):
-    overrides = _v1_overrides(V1_CELL)
-    same = compose_config(overrides, output_dir=V1_CELL)
+    """Version 4 validates the built-in datasets on 1,000 images by default, where every older run used its whole
+    validation split: the same command is refused, naming the key and how to keep the cell; with it, the same cell."""
     from scalegrid.contract.results import resolved_config
 
+    with pytest.raises(ScalegridError, match=r"data.val_eval_size: None -> 1000\).*add data.val_eval_size=null$"):
+        finished_result(V1_CELL, resolved_config(compose_config(_v1_overrides(V1_CELL), output_dir=V1_CELL)))
+    overrides = [*_v1_overrides(V1_CELL), "data.val_eval_size=null"]
+    same = compose_config(overrides, output_dir=V1_CELL)
     assert finished_result(V1_CELL, resolved_config(same)).test_acc == pytest.approx(0.1)
     moved = compose_config([*overrides, f"data.root={tmp_path}", f"paths.log_dir={tmp_path}"], output_dir=tmp_path)
     assert finished_result(V1_CELL, resolved_config(moved)) is not None  # moved data and outputs: the same cell

@@ -84,8 +84,12 @@ def uninterrupted(resume_data, tmp_path_factory) -> Path:
 @pytest.mark.parametrize(
     ("extra", "ready", "delay"),
     [
-        # last.ckpt at the end of epoch 0 (the default); killed about half-way through epoch 1
-        ([], lambda checkpoint: checkpoint["global_step"] == STEPS_PER_EPOCH, 1.0),
+        # last.ckpt at the end of epoch 0 (at every epoch's end, whatever its length); killed half-way through epoch 1
+        (
+            ["runtime.callbacks.last_checkpoint.min_interval_s=0"],
+            lambda checkpoint: checkpoint["global_step"] == STEPS_PER_EPOCH,
+            1.0,
+        ),
         # last.ckpt every 20 steps as well; killed right after the one at step 80, in the middle of epoch 1
         pytest.param(
             ["runtime.callbacks.step_checkpoint.every_n_train_steps=20"],

@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from scalegrid.contract.results import outside_steps
 from scalegrid.grid.summary import per_cell_time
-from scalegrid.run.time_breakdown import PhaseClock, outside_steps
+from scalegrid.run.time_breakdown import PhaseClock
 
 
 def test_nested_phases_charge_each_moment_once() -> None:

@@ -12,8 +12,8 @@ from typing import Any
 
 from scalegrid.contract.identity import flatten
 
-CONFIG_VERSION = 3  # 1: before the runtime subtree (commit b25bc6b and earlier); 2: runtime/, selection, budget;
-# 3: sched.t_max, finetune.frozen_bn, data.augment as settings
+CONFIG_VERSION = 4  # 1: before the runtime subtree (commit b25bc6b and earlier); 2: runtime/, selection, budget;
+# 3: sched.t_max, finetune.frozen_bn, data.augment as settings; 4: data.val_eval_size
 
 # Version 1 -> 2: settings that change only where things go or how fast moved under ``runtime``; the choice of the
 # tested checkpoint moved out of the (bookkeeping) checkpoint callback; the step budget left the Trainer block.
@@ -118,7 +118,17 @@ def _to_version_3(flat: dict[str, Any]) -> dict[str, Any]:
     return flat
 
 
-MIGRATIONS = (_to_version_2, _to_version_3)  # MIGRATIONS[v - 1] brings version v to v + 1
+def _to_version_4(flat: dict[str, Any]) -> dict[str, Any]:
+    """Version 4: data.val_eval_size. Every earlier run validated on its whole validation split, which is null; the
+    built-in datasets now default to 1,000, so an older cell differs from a new run of the same command in this
+    key alone, and a re-run says so (``data.val_eval_size=null`` continues the old grid as it was made)."""
+    flat = dict(flat)
+    if any(key.startswith("data.") for key in flat):
+        flat.setdefault("data.val_eval_size", None)
+    return flat
+
+
+MIGRATIONS = (_to_version_2, _to_version_3, _to_version_4)  # MIGRATIONS[v - 1] brings version v to v + 1
 # Version 2's data.augment names as version 3's settings (conf/augment/<name>.yaml holds the same values).
 _NO_AUGMENT = {"resize_first": False, "crop": "none", "crop_padding": 4, "crop_scale": [0.08, 1.0], "flip": 0.0}
 AUGMENT_PRESETS: dict[str, dict[str, Any]] = {

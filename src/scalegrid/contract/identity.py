@@ -43,6 +43,16 @@ def identity_differences(stored: dict[str, Any], current: dict[str, Any]) -> lis
     ]
 
 
+def stored_overrides(differences: list[str], shown: int = 3) -> str:
+    """The command-line overrides that put back the stored values of ``identity_differences``' lines."""
+    overrides = []
+    for line in differences[:shown]:
+        key, _, change = line.partition(": ")
+        old = change.split(" -> ")[0]
+        overrides.append(f"{key}={'null' if old == 'None' else old}")
+    return " ".join(overrides) + (" ..." if len(differences) > shown else "")
+
+
 def describe_differences(differences: list[str], shown: int = 3) -> str:
     return "; ".join(differences[:shown]) + ("; ..." if len(differences) > shown else "")
 

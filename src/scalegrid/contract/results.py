@@ -106,6 +106,14 @@ class RunResult:
         return cls(**{**values, "status": RunStatus(values.get("status", RunStatus.FAILED.value))}, extra=extra)
 
 
+STEP_PHASES = ("train", "validation", "test")  # time_breakdown's phases that are the steps (data feeding included)
+
+
+def outside_steps(breakdown: dict[str, Any]) -> float:
+    """A ``time_breakdown``'s seconds outside the training, validation and test steps: the run's overhead."""
+    return float(breakdown["total"]) - sum(float(breakdown.get(name, 0.0)) for name in STEP_PHASES)
+
+
 class UnreadableResult(Exception):
     """A results.json that is not JSON, or not a result: the run has to be redone."""
 

@@ -11,7 +11,7 @@ from pathlib import Path
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 
-from scalegrid.contract.identity import describe_differences, identity_differences
+from scalegrid.contract.identity import describe_differences, identity_differences, stored_overrides
 from scalegrid.contract.results import (
     RunResult,
     RunStatus,
@@ -55,7 +55,7 @@ def finished_result(run_dir: Path, config: dict) -> RunResult | None:
         raise ScalegridError(
             f"{run_dir} holds a finished run with other settings ({describe_differences(changed)}): delete that "
             "folder to run the cell again, give this grid another experiment_name, or, when a swept key is missing "
-            "from the folder names, add it to hydra.sweep.subdir"
+            f"from the folder names, add it to hydra.sweep.subdir; to keep it, add {stored_overrides(changed)}"
         )
     return result
 

@@ -11,10 +11,9 @@ from hydra.core.utils import JobStatus
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig
 
-from scalegrid.contract.results import RunStatus
+from scalegrid.contract.results import STEP_PHASES, RunStatus, outside_steps
 from scalegrid.contract.run_folders import UNFINISHED, find_run_dirs, folder_status
 from scalegrid.grid.cells import BUSY, SKIPPED
-from scalegrid.run.time_breakdown import STEP_PHASES, outside_steps
 
 COMPLETED, DIVERGED, FAILED = (status.value for status in RunStatus)
 

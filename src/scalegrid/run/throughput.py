@@ -1,4 +1,7 @@
-"""Training throughput and epoch times: images per second over the training batches only (validation excluded)."""
+"""Training throughput and epoch times: images per second over the training batches only (validation excluded).
+
+On a GPU the clock stops after the device has finished the epoch's queued steps (one wait per epoch), so the time
+of the last steps is not charged to the validation that follows."""
 
 from __future__ import annotations
 
@@ -6,6 +9,7 @@ import time
 from typing import Any
 
 import pytorch_lightning as pl
+import torch
 
 
 class TrainThroughput(pl.Callback):
@@ -49,18 +53,20 @@ class TrainThroughput(pl.Callback):
     ) -> None:
         self.images += len(batch[1])
 
-    def _stop(self) -> None:
+    def _stop(self, pl_module: pl.LightningModule) -> None:
         if self._started is not None:
+            if pl_module.device.type == "cuda":  # the queued steps belong to this epoch, not to what follows
+                torch.cuda.synchronize(pl_module.device)
             elapsed = time.perf_counter() - self._started
             self.seconds += elapsed
             self._epoch_train += elapsed
             self._started = None
 
     def on_validation_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        self._stop()  # a no-op outside a training epoch (sanity check, stand-alone validation)
+        self._stop(pl_module)  # a no-op outside a training epoch (sanity check, stand-alone validation)
 
     def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        self._stop()
+        self._stop(pl_module)
         if self._epoch_started is not None:
             self.epoch_seconds.append(time.perf_counter() - self._epoch_started)
             self.train_epoch_seconds.append(self._epoch_train)

@@ -17,8 +17,6 @@ from typing import Any
 import pytorch_lightning as pl
 from pytorch_lightning.plugins.io import TorchCheckpointIO
 
-STEP_PHASES = ("train", "validation", "test")  # the steps themselves (data feeding included); the rest is overhead
-
 
 class PhaseClock:
     """Named wall-time phases that nest like a stack; opening the phase already on top is a no-op."""
@@ -63,11 +61,6 @@ class PhaseClock:
         total = time.perf_counter() - self._started
         phases = {name: round(seconds, 4) for name, seconds in self.seconds.items()}
         return {**phases, "total": round(total, 4), "unattributed": round(total - sum(self.seconds.values()), 4)}
-
-
-def outside_steps(breakdown: dict[str, Any]) -> float:
-    """A breakdown's seconds outside the training, validation and test steps: the per-run overhead."""
-    return float(breakdown["total"]) - sum(float(breakdown.get(name, 0.0)) for name in STEP_PHASES)
 
 
 class StepPhases(pl.Callback):

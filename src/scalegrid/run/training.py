@@ -240,7 +240,7 @@ def _callbacks(cfg: DictConfig, validates: bool) -> list[pl.Callback]:
         options = {}
         if name == BEST_CHECKPOINT_CALLBACK:
             options = {"monitor": cfg.selection.monitor, "mode": cfg.selection.mode}
-        elif not validates and str(block["_target_"]).endswith("ModelCheckpoint"):
+        elif not validates and str(block["_target_"]).endswith(("ModelCheckpoint", "LastCheckpoint")):
             options = {"save_on_train_epoch_end": True}  # Lightning would wait for a validation that never comes
         callbacks.append(instantiate(block, **options))
     return callbacks + [instantiate(block) for block in _target_blocks(cfg.get("callbacks"))]

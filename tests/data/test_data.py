@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+import pytorch_lightning as pl
 import torch
 from conftest import REAL_DATA, write_cifar10, write_mnist
 
@@ -233,3 +234,19 @@ def test_cells_in_one_process_share_the_decoded_files_until_a_file_changes(tmp_p
     assert len(reads) == 8
     assert len(third.train_set) + len(third.val_set) == 300
     forget_loaded()
+
+
+def test_a_loader_kept_on_a_device_serves_the_same_batches_from_there():
+    """On a GPU the split and each epoch's order live on the device; the batches are the ones a host loader gives.
+    (Checked with the CPU as the device here; bench/gpu_parity.py runs it on a GPU.)"""
+    from scalegrid.data.arrays import ImageArrays
+    from scalegrid.data.loader import resident_device
+
+    arrays = ImageArrays(torch.arange(10, dtype=torch.uint8).view(10, 1, 1, 1), torch.arange(10), ("a",))
+    host = TensorBatchLoader(arrays, batch_size=4, shuffle=True, seed=3)
+    kept = TensorBatchLoader(arrays, batch_size=4, device=torch.device("cpu"), shuffle=True, seed=3)
+    assert kept.sampler.index_device == torch.device("cpu")
+    for (images, labels), (kept_images, kept_labels) in zip(host, kept, strict=True):
+        assert torch.equal(images, kept_images) and torch.equal(labels, kept_labels)
+    assert resident_device(None) is None
+    assert resident_device(pl.Trainer(accelerator="cpu", logger=False, enable_progress_bar=False)) is None

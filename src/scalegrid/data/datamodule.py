@@ -14,7 +14,7 @@ from scalegrid.data import cifar, mnist
 from scalegrid.data.arrays import ImageArrays
 from scalegrid.data.augment import Augmentation, normalize, resize
 from scalegrid.data.loaded_splits import load_once
-from scalegrid.data.loader import TensorBatchLoader
+from scalegrid.data.loader import TensorBatchLoader, resident_device
 from scalegrid.data.normalization import choose_normalization
 from scalegrid.data.subsets import (
     check_fraction,
@@ -187,6 +187,7 @@ class BuiltinDataModule(pl.LightningDataModule):
         return TensorBatchLoader(
             self._require(self.train_set),
             self.batch_size,
+            device=resident_device(self.trainer),
             shuffle=True,
             seed=self.shuffle_seed,
             drop_singleton=True,
@@ -194,10 +195,12 @@ class BuiltinDataModule(pl.LightningDataModule):
         )
 
     def val_dataloader(self) -> TensorBatchLoader:
-        return TensorBatchLoader(self._require(self.val_set), self.eval_batch_size, shuffle=False)
+        device = resident_device(self.trainer)
+        return TensorBatchLoader(self._require(self.val_set), self.eval_batch_size, device=device, shuffle=False)
 
     def test_dataloader(self) -> TensorBatchLoader:
-        return TensorBatchLoader(self._require(self.test_set), self.eval_batch_size, shuffle=False)
+        device = resident_device(self.trainer)
+        return TensorBatchLoader(self._require(self.test_set), self.eval_batch_size, device=device, shuffle=False)
 
     def transform_batch(self, images: torch.Tensor, training: bool) -> torch.Tensor:
         """uint8 batch -> the model's input: augmented when ``training``, normalised, resized to ``image_size``."""

@@ -24,7 +24,7 @@ from scalegrid.data.augment import Augmentation, center_crop, normalize, resize
 from scalegrid.data.image_sources import ImageListing
 from scalegrid.data.image_store import ImageStore, ScannedImages, mean_and_std
 from scalegrid.data.images import prepare_image, stored_size_for
-from scalegrid.data.loader import EpochBatches, TensorBatchLoader
+from scalegrid.data.loader import EpochBatches, TensorBatchLoader, resident_device
 from scalegrid.data.normalization import choose_normalization
 from scalegrid.data.subsets import (
     check_fraction,
@@ -223,9 +223,15 @@ class ImageFileDataModule(pl.LightningDataModule):
     def _loader(self, split: ImageArrays | DecodedImages | None, batch_size: int, train: bool):
         if split is None:
             raise RuntimeError("call setup() first")
-        if isinstance(split, ImageArrays):
+        if isinstance(split, ImageArrays):  # runtime.data.cache=true: decoded pixels, kept on the GPU when there is one
             return TensorBatchLoader(
-                split, batch_size, shuffle=train, seed=self.shuffle_seed, drop_singleton=train, equal_shards=train
+                split,
+                batch_size,
+                device=resident_device(self.trainer),
+                shuffle=train,
+                seed=self.shuffle_seed,
+                drop_singleton=train,
+                equal_shards=train,
             )
         batches = EpochBatches(
             len(split), batch_size, shuffle=train, seed=self.shuffle_seed, drop_singleton=train, equal_shards=train

@@ -32,6 +32,14 @@ class EpochShuffle:
         return torch.randperm(self.size, generator=generator)
 
 
+def resident_device(trainer: Any) -> torch.device | None:
+    """The GPU a Trainer trains on, where in-memory splits are kept; None on a CPU (or with no Trainer yet)."""
+    if trainer is None:
+        return None
+    device = trainer.strategy.root_device
+    return device if device.type == "cuda" else None
+
+
 def distributed_rank_and_size() -> tuple[int, int]:
     """This process's rank and the number of processes (0, 1 outside torch.distributed)."""
     if torch.distributed.is_available() and torch.distributed.is_initialized():
@@ -69,6 +77,7 @@ class EpochBatches:
         self.equal_shards = equal_shards
         self.served = 0
         self._resume_at: tuple[int, int] | None = None  # (epoch, batches already served) from a checkpoint
+        self.index_device: torch.device | None = None  # where the epoch's order is moved, once, before batching
 
     def set_epoch(self, epoch: int) -> None:
         self.shuffle.set_epoch(epoch)
@@ -99,6 +108,8 @@ class EpochBatches:
 
     def __iter__(self) -> Iterator[torch.Tensor]:
         order = self._shard(self.shuffle.order())
+        if self.index_device is not None:
+            order = order.to(self.index_device)  # one copy per epoch; each batch's indices are then a view
         start = 0
         if self._resume_at is not None and self._resume_at[0] == self.shuffle.epoch:
             start = self._resume_at[1]
@@ -113,12 +124,16 @@ class TensorBatchLoader:
     """Iterates (uint8 images, labels) batches of an :class:`ImageArrays`; augmentation happens after transfer.
 
     ``order`` takes :class:`EpochBatches`' options: ``shuffle``, ``seed``, ``drop_singleton``, ``equal_shards``.
+    With a ``device`` (the GPU the model trains on) the whole split is moved there once, with the epoch's order,
+    so a batch is a slice of device memory: no copy over the bus, and no wait for the GPU, at any step. (A copy
+    from ordinary host memory makes the host wait for the device's queued work: every step, before this.)
     """
 
-    def __init__(self, arrays: ImageArrays, batch_size: int, **order: Any) -> None:
-        self.arrays = arrays
+    def __init__(self, arrays: ImageArrays, batch_size: int, device: torch.device | None = None, **order: Any) -> None:
+        self.arrays = arrays if device is None else arrays.to(device)
         # Lightning calls ``set_epoch`` on a loader's ``sampler`` before each epoch.
         self.sampler = EpochBatches(len(arrays), batch_size, **order)
+        self.sampler.index_device = device
         self.batch_size = batch_size
         self.batch_sampler = None  # Lightning inspects DataLoader-like attributes; batching is done here
 

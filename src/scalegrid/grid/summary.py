@@ -25,17 +25,22 @@ class GridSummary(Callback):
         self.statuses: Counter[str] = Counter()
         self.breakdowns: list[dict[str, float]] = []  # of the cells this invocation trained
         self.cell_seconds: list[float] = []  # each trained cell's wall time as the grid saw it: Hydra's part included
+        # The process's first job also imports the training stack (Lightning, torchvision: seconds): kept apart.
+        self.first_cell: tuple[dict[str, float], float] | None = None
+        self._jobs = 0
         self._last_job_end = time.perf_counter()
 
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
         self.statuses.clear()
         self.breakdowns.clear()
         self.cell_seconds.clear()
+        self.first_cell, self._jobs = None, 0
         self._last_job_end = time.perf_counter()
 
     def on_job_end(self, config: DictConfig, job_return: Any, **kwargs: Any) -> None:
         now, since = time.perf_counter(), self._last_job_end  # the launcher composes each job's config in between
         self._last_job_end = now
+        first, self._jobs = self._jobs == 0, self._jobs + 1
         if job_return.status != JobStatus.COMPLETED:  # the job raised: its return_value would re-raise it
             self.statuses[FAILED] += 1
             return
@@ -43,7 +48,9 @@ class GridSummary(Callback):
         status = getattr(outcome, "status", FAILED)
         self.statuses[status] += 1
         breakdown = getattr(getattr(outcome, "result", None), "time_breakdown", None)
-        if status != SKIPPED and breakdown:
+        if status != SKIPPED and breakdown and first:
+            self.first_cell = (breakdown, now - since)
+        elif status != SKIPPED and breakdown:
             self.breakdowns.append(breakdown)
             self.cell_seconds.append(now - since)
 
@@ -62,10 +69,17 @@ class GridSummary(Callback):
         print(
             f"[scalegrid] grid {grid_dir}: {total} cells: {self.statuses[COMPLETED]} trained, "
             f"{self.statuses[SKIPPED]} skipped (already finished), {self.statuses[DIVERGED]} diverged, "
-            f"{self.statuses[FAILED]} failed, {self.statuses[BUSY]} left to another process"
-            + per_cell_time(self.breakdowns, self.cell_seconds),
+            f"{self.statuses[FAILED]} failed, {self.statuses[BUSY]} left to another process" + self._time_line(),
             flush=True,
         )
+
+    def _time_line(self) -> str:
+        if not self.breakdowns and self.first_cell is not None:  # one trained cell: it is the whole story
+            return per_cell_time([self.first_cell[0]], [self.first_cell[1]])
+        line = per_cell_time(self.breakdowns, self.cell_seconds)
+        if line and self.first_cell is not None:
+            line += f" (the first cell, which also imported the training stack, took {self.first_cell[1]:.2f} s)"
+        return line
 
 
 def per_cell_time(breakdowns: list[dict[str, float]], cell_seconds: list[float]) -> str:

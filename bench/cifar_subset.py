@@ -35,11 +35,11 @@ def first_per_class(data: np.ndarray, labels: np.ndarray, per_class: int) -> tup
 
 
 def write_batch(path: Path, data: np.ndarray, labels: np.ndarray, name: str) -> None:
-    batch = {
-        b"batch_label": name.encode(),
-        b"labels": labels.tolist(),
-        b"data": data,
-        b"filenames": [f"{name}_{index}.png".encode() for index in range(len(labels))],
+    batch = {  # str keys, as the official files read with torchvision's encoding="latin1"
+        "batch_label": name,
+        "labels": labels.tolist(),
+        "data": data,
+        "filenames": [f"{name}_{index}.png" for index in range(len(labels))],
     }
     with path.open("wb") as handle:
         pickle.dump(batch, handle, protocol=4)

@@ -17,7 +17,7 @@ from omegaconf.errors import OmegaConfBaseException
 
 from scalegrid import CONF_DIR
 from scalegrid.contract.atomic_files import write_atomic
-from scalegrid.errors import ScalegridError
+from scalegrid.errors import STOPPED_EXIT_CODE, RunStopped, ScalegridError
 
 USAGE_ERROR = 2  # bad input: nothing was trained
 RUN_FAILED = 1  # a single run that diverged (recorded in its results.json)
@@ -75,12 +75,18 @@ def run_reporting_errors(main: Callable[[], object]) -> None:
 @hydra.main(version_base="1.3", config_path=str(CONF_DIR), config_name="train")
 def _train(cfg: DictConfig):
     from scalegrid.contract.results import RunStatus
-    from scalegrid.grid.cells import run_cell
+    from scalegrid.grid.cells import STOPPED, CellOutcome, run_cell
     from scalegrid.hydra_job import in_multirun
     from scalegrid.run.training import train
 
     with user_errors_exit():
-        outcome = run_cell(cfg, train)
+        try:
+            outcome = run_cell(cfg, train)
+        except RunStopped as stopped:
+            print(f"scalegrid: {stopped}", file=sys.stderr, flush=True)
+            if not in_multirun():
+                sys.exit(STOPPED_EXIT_CODE)
+            return CellOutcome(STOPPED, error=str(stopped))  # the grid's summary says so, then the process stops
     if outcome.status == RunStatus.DIVERGED.value and not in_multirun():
         sys.exit(RUN_FAILED)  # its one line is already printed; a grid goes on with its other cells
     return outcome

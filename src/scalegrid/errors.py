@@ -13,3 +13,14 @@ class TrainingDiverged(Exception):
 
     Not a ScalegridError: the input was valid, and in a grid a diverged cell is a result, not a mistake.
     """
+
+
+class RunStopped(Exception):
+    """The run was told to stop (SIGTERM, what a scheduler sends before it kills a job): not finished, not failed.
+
+    ``last.ckpt`` holds the point it stopped at; the entry point says so in one line and exits with 143 (128 +
+    SIGTERM), and a grid prints its summary and stops. Running the same command again resumes.
+    """
+
+
+STOPPED_EXIT_CODE = 143  # 128 + SIGTERM, what a shell reports for a process that SIGTERM ended

@@ -22,10 +22,11 @@ from scalegrid.contract.results import (
     write_result,
 )
 from scalegrid.contract.run_lock import LOCK_FILE, RunDirectoryBusy, run_directory_lock
-from scalegrid.errors import ScalegridError
+from scalegrid.errors import RunStopped, ScalegridError
 from scalegrid.hydra_job import current_overrides, in_multirun, process_rank
 
 SKIPPED = "skipped"  # an earlier invocation finished this cell (nothing is written)
+STOPPED = "stopped"  # SIGTERM stopped this cell's run (its last.ckpt holds the point); the grid stops after it
 BUSY = "busy"  # another process is running this cell now (nothing is written)
 
 
@@ -91,7 +92,7 @@ def _run_unless_finished(cfg: DictConfig, train: Callable[[DictConfig], RunResul
         return CellOutcome(result.status.value, result)
     try:
         result = train(cfg)
-    except (KeyboardInterrupt, SystemExit):
+    except (KeyboardInterrupt, SystemExit, RunStopped):  # not the cell's failure: the whole process is stopping
         raise
     except Exception as error:  # one failing cell must not stop the grid: record it and go on
         message = str(error) if isinstance(error, ScalegridError) else f"{type(error).__name__}: {error}"

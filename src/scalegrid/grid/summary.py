@@ -13,7 +13,8 @@ from omegaconf import DictConfig
 
 from scalegrid.contract.results import STEP_PHASES, RunStatus, outside_steps
 from scalegrid.contract.run_folders import UNFINISHED, find_run_dirs, folder_status
-from scalegrid.grid.cells import BUSY, SKIPPED
+from scalegrid.errors import STOPPED_EXIT_CODE
+from scalegrid.grid.cells import BUSY, SKIPPED, STOPPED
 
 COMPLETED, DIVERGED, FAILED = (status.value for status in RunStatus)
 
@@ -48,6 +49,9 @@ class GridSummary(Callback):
         status = getattr(outcome, "status", FAILED)
         self.statuses[status] += 1
         breakdown = getattr(getattr(outcome, "result", None), "time_breakdown", None)
+        if status == STOPPED:  # SIGTERM: no further cell starts; the summary, then the exit code a scheduler reads
+            self.on_multirun_end(config)
+            raise SystemExit(STOPPED_EXIT_CODE)
         if status != SKIPPED and breakdown and first:
             self.first_cell = (breakdown, now - since)
         elif status != SKIPPED and breakdown:
@@ -69,7 +73,13 @@ class GridSummary(Callback):
         print(
             f"[scalegrid] grid {grid_dir}: {total} cells: {self.statuses[COMPLETED]} trained, "
             f"{self.statuses[SKIPPED]} skipped (already finished), {self.statuses[DIVERGED]} diverged, "
-            f"{self.statuses[FAILED]} failed, {self.statuses[BUSY]} left to another process" + self._time_line(),
+            f"{self.statuses[FAILED]} failed, {self.statuses[BUSY]} left to another process"
+            + (
+                f", {self.statuses[STOPPED]} stopped by SIGTERM (the rest not started: run again to resume)"
+                if self.statuses[STOPPED]
+                else ""
+            )
+            + self._time_line(),
             flush=True,
         )
 

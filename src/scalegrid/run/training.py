@@ -16,6 +16,7 @@ import pytorch_lightning as pl
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 from pytorch_lightning.callbacks import LearningRateMonitor
+from pytorch_lightning.utilities.exceptions import SIGTERMException
 
 from scalegrid.confusion import per_class_accuracy
 from scalegrid.contract.identity import weights_tag
@@ -29,7 +30,7 @@ from scalegrid.contract.results import (
 )
 from scalegrid.contract.sweep_record import swept_keys
 from scalegrid.data.create import create_datamodule, data_options
-from scalegrid.errors import ScalegridError, TrainingDiverged
+from scalegrid.errors import RunStopped, ScalegridError, TrainingDiverged
 from scalegrid.hydra_job import current_overrides, in_multirun
 from scalegrid.models.registry import count_parameters, create_model_from_config
 from scalegrid.models.weights import initialise
@@ -39,8 +40,9 @@ from scalegrid.run.finetune import FinetunePolicy
 from scalegrid.run.gpu_slots import claim_free_gpu
 from scalegrid.run.hyperparameters import cell_hyperparameters
 from scalegrid.run.lightning_adapter import relaunches_command
+from scalegrid.run.metric_history import ResumableCSVLogger
 from scalegrid.run.performance import set_torch_threads
-from scalegrid.run.resume import ResumableRun, ResumePoint, find_resume_point
+from scalegrid.run.resume import LAST_CHECKPOINT, ResumableRun, ResumePoint, find_resume_point
 from scalegrid.run.test_curve import TestEveryEpoch
 from scalegrid.run.throughput import TrainThroughput
 from scalegrid.run.time_breakdown import PhaseClock, StepPhases, TimedCheckpointIO
@@ -204,6 +206,9 @@ def _build_trainer(
     resume = find_resume_point(checkpoint.dirpath if checkpoint is not None else None, config)
     if resume is not None and trainer.is_global_zero:
         print(f"[scalegrid] resuming from {resume.describe()}", flush=True)
+    for logger in loggers:  # csv/metrics.csv keeps the epochs before the checkpoint
+        if isinstance(logger, ResumableCSVLogger):
+            logger.resume_step = None if resume is None else resume.global_step
     description = {
         **model.description,
         "train_size": len(datamodule.train_set),
@@ -273,8 +278,17 @@ class Fitted:
 def fit(run: BuiltRun) -> Fitted:
     started = time.perf_counter()
     checkpoint = None if run.resume is None else str(run.resume.checkpoint)
-    with run.clock.phase("lightning"):  # the Trainer's loops and hooks; the steps and checkpoints open their own
-        run.trainer.fit(run.module, datamodule=run.datamodule, ckpt_path=checkpoint)
+    try:
+        with run.clock.phase("lightning"):  # the Trainer's loops and hooks; the steps and checkpoints open their own
+            run.trainer.fit(run.module, datamodule=run.datamodule, ckpt_path=checkpoint)
+    except SIGTERMException:  # Lightning stopped at a batch boundary; LastCheckpoint wrote that point
+        trainer = run.trainer
+        last = Path(trainer.checkpoint_callback.dirpath) / LAST_CHECKPOINT if trainer.checkpoint_callback else None
+        kept = f"{last} holds it" if last is not None and last.is_file() else "no checkpoint holds it"
+        raise RunStopped(
+            f"stopped by SIGTERM at epoch {trainer.current_epoch}, step {trainer.global_step}: {kept}; run the "
+            "same command again to resume"
+        ) from None
     seconds = time.perf_counter() - started
     images = run.trainer.callback_metrics.get("train/images")
     # Testing restores the best checkpoint, and with it an older history and older timings: keep this run's now.

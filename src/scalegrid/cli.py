@@ -17,9 +17,8 @@ from omegaconf.errors import OmegaConfBaseException
 
 from scalegrid import CONF_DIR
 from scalegrid.contract.atomic_files import write_atomic
-from scalegrid.errors import STOPPED_EXIT_CODE, RunStopped, ScalegridError
+from scalegrid.errors import STOPPED_EXIT_CODE, USAGE_ERROR, RunStopped, ScalegridError
 
-USAGE_ERROR = 2  # bad input: nothing was trained
 RUN_FAILED = 1  # a single run that diverged (recorded in its results.json)
 
 

@@ -23,4 +23,5 @@ class RunStopped(Exception):
     """
 
 
+USAGE_ERROR = 2  # bad input: nothing was trained (every entry point)
 STOPPED_EXIT_CODE = 143  # 128 + SIGTERM, what a shell reports for a process that SIGTERM ended

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import time
 from collections import Counter
 from pathlib import Path
@@ -13,7 +14,8 @@ from omegaconf import DictConfig
 
 from scalegrid.contract.results import STEP_PHASES, RunStatus, outside_steps
 from scalegrid.contract.run_folders import UNFINISHED, find_run_dirs, folder_status
-from scalegrid.errors import STOPPED_EXIT_CODE
+from scalegrid.contract.settings_check import check_settings
+from scalegrid.errors import STOPPED_EXIT_CODE, USAGE_ERROR, ScalegridError
 from scalegrid.grid.cells import BUSY, SKIPPED, STOPPED
 
 COMPLETED, DIVERGED, FAILED = (status.value for status in RunStatus)
@@ -32,6 +34,11 @@ class GridSummary(Callback):
         self._last_job_end = time.perf_counter()
 
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
+        try:  # a setting every cell shares: one line before any cell starts (a cell's own is that cell's failure)
+            check_settings(config)
+        except ScalegridError as error:
+            print(f"scalegrid: error: {error}", file=sys.stderr, flush=True)
+            raise SystemExit(USAGE_ERROR) from None
         self.statuses.clear()
         self.breakdowns.clear()
         self.cell_seconds.clear()

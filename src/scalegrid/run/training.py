@@ -28,6 +28,7 @@ from scalegrid.contract.results import (
     resolved_config,
     write_result,
 )
+from scalegrid.contract.settings_check import check_settings
 from scalegrid.contract.sweep_record import swept_keys
 from scalegrid.data.create import create_datamodule, data_options
 from scalegrid.errors import RunStopped, ScalegridError, TrainingDiverged
@@ -52,6 +53,7 @@ BEST_CHECKPOINT_CALLBACK = "model_checkpoint"  # runtime.callbacks entry whose m
 
 def train(cfg: DictConfig) -> RunResult:
     """Seed, build data and model, fit, test the selected checkpoint, and write ``results.json``; returns the result."""
+    check_settings(cfg)  # every type and range, before anything is read or written
     if not cfg.runtime.claim_gpu:
         return _train(cfg, cfg.trainer.devices)
     import torch

@@ -1,0 +1,144 @@
+"""One pass over a composed config that checks the type and range of every numeric setting a user types.
+
+Hydra composes a string where a number belongs (``data.fraction=abc``) without complaint, and Lightning reads
+``trainer.max_epochs=-1`` as "no limit"; without this pass such settings failed after a minute of work, or not at
+all (``optim.lr=nan`` was recorded as a diverged result). :func:`check_settings` runs before any data is read or
+anything is written and raises one :class:`ScalegridError` per bad key, naming it and the values it takes. It checks
+the user's keys, not the Trainer arguments scalegrid derives from them.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from scalegrid.errors import ScalegridError
+
+
+def _number(value: Any) -> float | None:
+    """A real number (not a bool), else None."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return float(value)
+
+
+def whole(low: int, high: int | None = None) -> Callable[[Any], str | None]:
+    def check(value: Any) -> str | None:
+        if isinstance(value, bool) or not isinstance(value, int) or value < low or (high is not None and value > high):
+            upper = "" if high is None else f" and at most {high}"
+            return f"must be a whole number of at least {low}{upper}"
+        return None
+
+    return check
+
+
+def real(low: float, high: float, *, low_open: bool = False, high_open: bool = False) -> Callable[[Any], str | None]:
+    def check(value: Any) -> str | None:
+        number = _number(value)
+        above = number is not None and (number > low if low_open else number >= low)
+        below = number is not None and (number < high if high_open else number <= high)
+        if number is None or not math.isfinite(number) or not (above and below):
+            left, right = "(" if low_open else "[", ")" if high_open else "]"
+            top = "inf" if math.isinf(high) else f"{high:g}"
+            return f"must be a finite number in {left}{low:g}, {top}{right}"
+        return None
+
+    return check
+
+
+def count_or_share(*, zero: bool = False, null: str | None = None) -> Callable[[Any], str | None]:
+    """A count (int >= 1, or >= 0 with ``zero``), a share in (0, 1), or null when ``null`` says what it means."""
+
+    def check(value: Any) -> str | None:
+        if value is None and null is not None:
+            return None
+        number = _number(value)
+        if number is not None and math.isfinite(number):
+            if float(number).is_integer() and number >= (0 if zero else 1):
+                return None
+            if 0 < number < 1:
+                return None
+        allowed = f"a count ({'0 or more' if zero else 'at least 1'}), a share in (0, 1)"
+        return f"must be {allowed}" + (f", or null ({null})" if null is not None else "")
+
+    return check
+
+
+def optional(check: Callable[[Any], str | None], meaning: str) -> Callable[[Any], str | None]:
+    def allow_null(value: Any) -> str | None:
+        if value is None:
+            return None
+        problem = check(value)
+        return None if problem is None else f"{problem}, or null ({meaning})"
+
+    return allow_null
+
+
+def share_of_pool(value: Any) -> str | None:
+    number = _number(value)
+    if number is None or not math.isfinite(number):
+        return "must be a number in (0, 1]: the share of the training pool to train on"
+    return None if 0 < number <= 1 else "is outside (0, 1]: give the share of the training pool to use"
+
+
+POSITIVE = real(0.0, math.inf, low_open=True, high_open=True)
+NON_NEGATIVE = real(0.0, math.inf, high_open=True)
+
+# Every key a user types that has a type and range; a key that is absent (another dataset's, another optimiser's) is
+# not checked. Keys that name choices (data.name, model.name, sched.name, ...) are checked where they are used.
+CHECKS: dict[str, Callable[[Any], str | None]] = {
+    "seed": whole(0),
+    "data.fraction": share_of_pool,
+    "data.split_seed": whole(0),
+    "data.batch_size": whole(1),
+    "data.eval_batch_size": whole(1),
+    "data.val_size": count_or_share(zero=True),
+    "data.val_eval_size": count_or_share(null="the whole validation split"),
+    "data.test_subset": count_or_share(null="the whole test set"),
+    "data.test_size": real(0.0, 1.0, low_open=True, high_open=True),
+    "data.image_size": optional(whole(8), "the native size"),
+    "data.resize_size": optional(whole(8), "image_size / 0.875"),
+    "optim.lr": POSITIVE,
+    "optim.weight_decay": NON_NEGATIVE,
+    "optim.momentum": real(0.0, 1.0, high_open=True),
+    "optim.backbone_lr_scale": NON_NEGATIVE,
+    "loss.label_smoothing": real(0.0, 1.0, high_open=True),
+    "trainer.max_epochs": whole(1),
+    "trainer.min_epochs": whole(0),
+    "trainer.check_val_every_n_epoch": whole(1),
+    "finetune.freeze_stages": whole(0),
+    "finetune.unfreeze_epoch": whole(0),
+    "runtime.finite_check_every_n_steps": whole(0),
+    "runtime.jobs_per_gpu": whole(1),
+    "runtime.threads": optional(whole(1), "the machine's cores divided among the sweep's jobs"),
+    "runtime.callbacks.last_checkpoint.min_interval_s": NON_NEGATIVE,
+    "runtime.report.ci_level": real(0.0, 1.0, low_open=True, high_open=True),
+    "runtime.report.resamples": whole(100),
+    "runtime.report.fit_resamples": whole(100),
+    "runtime.report.bootstrap_seed": whole(0),
+}
+_MISSING = object()
+
+
+def _lookup(config: Mapping[str, Any], dotted: str) -> Any:
+    node: Any = config
+    for part in dotted.split("."):
+        if not isinstance(node, Mapping) or part not in node:
+            return _MISSING
+        node = node[part]
+    return node
+
+
+def check_settings(config: Mapping[str, Any]) -> None:
+    """Raise ScalegridError for the first setting of ``config`` (a resolved, plain config) outside its type or range."""
+    for key, check in CHECKS.items():
+        value = _lookup(config, key)
+        if value is _MISSING:
+            continue
+        problem = check(value)
+        if problem is not None:
+            raise ScalegridError(f"{key}={value!r} {problem}")
+    epochs, least = _lookup(config, "trainer.max_epochs"), _lookup(config, "trainer.min_epochs")
+    if isinstance(epochs, int) and isinstance(least, int) and least > epochs:
+        raise ScalegridError(f"trainer.min_epochs={least} is more than trainer.max_epochs={epochs}: lower it")

@@ -13,11 +13,25 @@ import yaml
 from scalegrid.contract.config_versions import rename_overrides
 from scalegrid.contract.identity import defining_settings
 from scalegrid.contract.results import RunResult, UnreadableResult, read_result
-from scalegrid.contract.run_folders import HYDRA_RECORD, find_run_dirs, folder_status
+from scalegrid.contract.run_folders import HYDRA_RECORD, UNREADABLE, find_run_dirs, folder_status
 from scalegrid.contract.sweep_record import parse_overrides, requested_axes
 from scalegrid.errors import ScalegridError
 
 SEED_KEY = "seed"
+
+
+def hydra_record(directory: Path) -> list[str] | None:
+    """The overrides Hydra recorded for a started job (current key names); [] without a record, None when damaged."""
+    path = directory / HYDRA_RECORD
+    if not path.is_file():
+        return []
+    try:
+        loaded = yaml.safe_load(path.read_text()) or []
+    except (yaml.YAMLError, ValueError, OSError):  # a UnicodeDecodeError is a ValueError
+        return None
+    if not isinstance(loaded, list) or not all(isinstance(item, str) for item in loaded):
+        return None
+    return rename_overrides(loaded)[0]
 METRICS = (
     "test_acc",
     "test_loss",
@@ -59,13 +73,13 @@ def find_runs(grid_dir: Path) -> list[Run]:
             result = read_result(directory)
         except UnreadableResult:
             result = None
+        status = result.status.value if result is not None else folder_status(directory)
         if result is not None:
             overrides = result.overrides
-        elif (directory / HYDRA_RECORD).is_file():  # Hydra's record, in the key names of the scalegrid that started it
-            overrides = rename_overrides(yaml.safe_load((directory / HYDRA_RECORD).read_text()) or [])[0]
-        else:
-            overrides = []
-        status = result.status.value if result is not None else folder_status(directory)
+        else:  # Hydra's record, in the key names of the scalegrid that started it
+            overrides = hydra_record(directory)
+            if overrides is None:
+                overrides, status = [], UNREADABLE
         runs.append(Run(directory, parse_overrides(overrides), result, status))
     if not runs:
         raise ScalegridError(f"{grid_dir} holds no runs (no results.json below it): run the grid first")

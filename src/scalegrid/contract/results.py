@@ -102,6 +102,7 @@ class RunResult:
             payload["overrides"] = rename_overrides(payload["overrides"])[0]
         known = {f.name for f in dataclasses.fields(cls)} - {"extra", "schema_version", "config_version"}
         values = {key: value for key, value in payload.items() if key in known}
+        check_field_types(values)
         extra = {key: value for key, value in payload.items() if key not in known}
         return cls(**{**values, "status": RunStatus(values.get("status", RunStatus.FAILED.value))}, extra=extra)
 
@@ -112,6 +113,43 @@ STEP_PHASES = ("train", "validation", "test")  # time_breakdown's phases that ar
 def outside_steps(breakdown: dict[str, Any]) -> float:
     """A ``time_breakdown``'s seconds outside the training, validation and test steps: the run's overhead."""
     return float(breakdown["total"]) - sum(float(breakdown.get(name, 0.0)) for name in STEP_PHASES)
+
+
+_NUMBER_FIELDS = ("test_acc", "test_loss", "best_val_acc", "train_acc", "fit_seconds", "test_seconds")
+_NUMBER_FIELDS += ("train_images_per_second",)
+_WHOLE_FIELDS = ("best_epoch", "params_total", "params_trainable", "train_size", "val_size", "test_size", "epochs")
+_WHOLE_FIELDS += ("global_step", "torch_threads", "world_size", "train_images_per_epoch")
+_NUMBER_LIST_FIELDS = ("val_acc_history", "train_acc_history", "test_acc_history", "epoch_seconds")
+_NUMBER_LIST_FIELDS += ("train_epoch_seconds",)
+_MAPPING_FIELDS = ("config", "versions", "weights_loaded", "resumed_from", "time_breakdown")
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def check_field_types(values: dict[str, Any]) -> None:
+    """Raise ValueError naming the first field of a results.json payload whose value has the wrong type."""
+
+    def wrong(key: str, expected: str) -> ValueError:
+        return ValueError(f"{key} is {values[key]!r}, not {expected}")
+
+    for key in _NUMBER_FIELDS:
+        if values.get(key) is not None and not _is_number(values[key]):
+            raise wrong(key, "a number")
+    for key in _WHOLE_FIELDS:
+        if values.get(key) is not None and (not _is_number(values[key]) or not float(values[key]).is_integer()):
+            raise wrong(key, "a whole number")
+    for key in _NUMBER_LIST_FIELDS:
+        value = values.get(key)
+        if value is not None and (not isinstance(value, list) or not all(_is_number(item) for item in value)):
+            raise wrong(key, "a list of numbers")
+    for key in _MAPPING_FIELDS:
+        if values.get(key) is not None and not isinstance(values[key], dict):
+            raise wrong(key, "a mapping")
+    overrides = values.get("overrides", [])
+    if not isinstance(overrides, list) or not all(isinstance(item, str) for item in overrides):
+        raise wrong("overrides", "a list of strings")
 
 
 class UnreadableResult(Exception):

@@ -32,6 +32,8 @@ def hydra_record(directory: Path) -> list[str] | None:
     if not isinstance(loaded, list) or not all(isinstance(item, str) for item in loaded):
         return None
     return rename_overrides(loaded)[0]
+
+
 METRICS = (
     "test_acc",
     "test_loss",

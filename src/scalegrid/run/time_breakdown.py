@@ -2,9 +2,9 @@
 
 A :class:`PhaseClock` charges every moment to the innermost open phase, so nested phases never count twice: the
 Trainer's fit is the phase ``lightning`` (its loops, hooks and epoch-end logging) until a callback opens ``train``,
-``validation`` or ``test`` around the steps, and the checkpoint plugin opens ``checkpointing`` around every file it
-writes or reads. Time outside any phase is ``unattributed``. The breakdown goes into ``results.json``
-(``time_breakdown``) and the grid's summary line.
+``validation`` or ``test`` around the steps, and the checkpoint plugin (``checkpoint_io.RunCheckpointIO``) opens
+``checkpointing`` around every file it writes or reads. Time outside any phase is ``unattributed``. The breakdown
+goes into ``results.json`` (``time_breakdown``) and the grid's summary line.
 """
 
 from __future__ import annotations
@@ -12,10 +12,8 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
 
 import pytorch_lightning as pl
-from pytorch_lightning.plugins.io import TorchCheckpointIO
 
 
 class PhaseClock:
@@ -92,23 +90,3 @@ class StepPhases(pl.Callback):
 
     def on_test_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         self.clock.exit("test")
-
-
-class TimedCheckpointIO(TorchCheckpointIO):
-    """Lightning's own checkpoint files, each write and read charged to ``checkpointing``."""
-
-    def __init__(self, clock: PhaseClock) -> None:
-        super().__init__()
-        self.clock = clock
-
-    def save_checkpoint(self, checkpoint: dict[str, Any], path: Any, storage_options: Any | None = None) -> None:
-        with self.clock.phase("checkpointing"):
-            super().save_checkpoint(checkpoint, path, storage_options)
-
-    def load_checkpoint(self, path: Any, *args: Any, **kwargs: Any) -> Any:
-        with self.clock.phase("checkpointing"):
-            return super().load_checkpoint(path, *args, **kwargs)
-
-    def remove_checkpoint(self, path: Any) -> None:
-        with self.clock.phase("checkpointing"):
-            super().remove_checkpoint(path)

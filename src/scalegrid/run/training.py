@@ -36,6 +36,7 @@ from scalegrid.hydra_job import current_overrides, in_multirun
 from scalegrid.models.registry import count_parameters, create_model_from_config
 from scalegrid.models.weights import initialise
 from scalegrid.run.budget import training_budget
+from scalegrid.run.checkpoint_io import RunCheckpointIO
 from scalegrid.run.classifier import ImageClassifier
 from scalegrid.run.finetune import FinetunePolicy
 from scalegrid.run.gpu_slots import claim_free_gpu
@@ -46,7 +47,7 @@ from scalegrid.run.performance import set_torch_threads
 from scalegrid.run.resume import LAST_CHECKPOINT, ResumableRun, ResumePoint, find_resume_point
 from scalegrid.run.test_curve import TestEveryEpoch
 from scalegrid.run.throughput import TrainThroughput
-from scalegrid.run.time_breakdown import PhaseClock, StepPhases, TimedCheckpointIO
+from scalegrid.run.time_breakdown import PhaseClock, StepPhases
 
 BEST_CHECKPOINT_CALLBACK = "model_checkpoint"  # runtime.callbacks entry whose monitor/mode come from ``selection``
 
@@ -200,7 +201,7 @@ def _build_trainer(
         **budget,
     }
     trainer: pl.Trainer = instantiate(
-        trainer_options, callbacks=callbacks, logger=loggers or False, plugins=[TimedCheckpointIO(clock)]
+        trainer_options, callbacks=callbacks, logger=loggers or False, plugins=[RunCheckpointIO(clock)]
     )
     _refuse_rank_processes_in_a_sweep(trainer)
 

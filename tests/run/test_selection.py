@@ -82,3 +82,30 @@ def test_the_validation_subset_is_stratified_fixed_and_inside_the_split(cifar_ro
     assert all(bytes(image.numpy()) in held_out for image in part.val_set.images)
     with pytest.raises(ScalegridError, match=r"data.val_eval_size='abc' must be a count"):
         module(val_eval_size="abc")
+
+
+@pytest.mark.slow
+def test_grid_cells_without_a_validation_epoch_stay_completed(cifar_root, tmp_path):
+    """The no-validation rule in a grid: each cell is recorded completed (last epoch tested), never then failed."""
+    from conftest import run_train
+
+    grid = tmp_path / "grid"
+    args = ["-m", "hydra=grid", "model=simple_cnn", f"runtime.data.root={cifar_root}", *TINY_DATA, *FAST_TRAINER]
+    sweep = "trainer.check_val_every_n_epoch=3,1", "trainer.limit_val_batches=0,null"
+    completed = run_train(
+        [
+            *args,
+            *sweep,
+            f"hydra.sweep.dir={grid}",
+            "hydra.sweep.subdir=c${trainer.check_val_every_n_epoch}_l${trainer.limit_val_batches}",
+        ]
+    )
+    assert completed.returncode == 0, completed.stderr[-2000:]
+    assert "4 cells: 4 trained, 0 skipped (already finished), 0 diverged, 0 failed" in completed.stdout
+    selected = {path.parent.name: json.loads(path.read_text())["selected_by"] for path in grid.rglob(RESULTS_FILE)}
+    assert selected == {
+        "c3_l0": "last_epoch",
+        "c3_lNone": "last_epoch",
+        "c1_l0": "last_epoch",
+        "c1_lNone": "best_val_epoch",
+    }

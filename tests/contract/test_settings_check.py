@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 from conftest import FAST_TRAINER, TINY_DATA, compose_config, run_train
@@ -66,7 +67,17 @@ def test_every_checked_key_exists_in_the_config() -> None:
 
 @pytest.mark.slow
 @pytest.mark.parametrize(
-    "bad", [["data.fraction=abc"], ["trainer.max_epochs=-1"], ["optim.lr=nan"], ["loss.label_smoothing=2"]]
+    "bad",
+    [
+        ["data.fraction=abc"],
+        ["trainer.max_epochs=-1"],
+        ["optim.lr=nan"],
+        ["loss.label_smoothing=2"],
+        ["trainer.precision=bogus"],  # these four are read late (the Trainer, the optimiser): refused first
+        ["sched.name=bogus"],
+        ["optim.name=bogus"],
+        ["budget=bogus"],
+    ],
 )
 def test_through_the_entry_point_one_line_exit_2_and_nothing_written(bad, mnist_root, tmp_path) -> None:
     run_dir = tmp_path / "run"
@@ -100,3 +111,20 @@ def test_a_grid_cell_with_its_own_bad_setting_is_recorded_and_the_grid_goes_on(m
     assert "2 cells: 1 trained, 0 skipped (already finished), 0 diverged, 1 failed" in proc.stdout
     failed = json.loads((grid_dir / "lr-1" / RESULTS_FILE).read_text())
     assert failed["status"] == "failed" and failed["error"].startswith("optim.lr=-1 must be a finite number")
+
+
+@pytest.mark.parametrize(
+    ("override", "expected"),
+    [
+        ("trainer.precision=bogus", "trainer.precision='bogus' is unknown; choose one of 32-true, 16-mixed"),
+        ("sched.name=bogus", "sched.name='bogus' is unknown; choose one of none, cosine, onecycle, step"),
+        ("optim.name=bogus", "optim.name='bogus' is unknown; choose one of sgd, adam, adamw"),
+        ("budget=bogus", "budget='bogus' is unknown; choose one of epochs, steps"),
+    ],
+)
+def test_settings_that_name_a_choice_are_refused_before_any_work(override, expected) -> None:
+    from scalegrid.run.training import check_choices
+
+    with pytest.raises(ScalegridError, match=re.escape(expected)):
+        check_choices(compose_config(["data=mnist", "model=mnist_net", override]))
+    check_choices(compose_config(["data=mnist", "model=mnist_net", "trainer.precision=bf16-mixed"]))

@@ -14,6 +14,14 @@ OPTIMIZERS = ("sgd", "adam", "adamw")
 SCHEDULES = ("none", "cosine", "onecycle", "step")
 
 
+def check_names(optim: Mapping[str, Any], sched: Mapping[str, Any]) -> None:
+    """Refuse an unknown optimiser or schedule before any work (building them comes only after the data is loaded)."""
+    if optim.get("name") not in OPTIMIZERS:
+        raise ScalegridError(f"optim.name={optim.get('name')!r} is unknown; choose one of {', '.join(OPTIMIZERS)}")
+    if sched.get("name") not in SCHEDULES:
+        raise ScalegridError(f"sched.name={sched.get('name')!r} is unknown; choose one of {', '.join(SCHEDULES)}")
+
+
 def build_optimizer(params: Iterable[torch.nn.Parameter], cfg: Mapping[str, Any]) -> torch.optim.Optimizer:
     name = cfg["name"]
     if name == "sgd":

@@ -35,7 +35,7 @@ from scalegrid.errors import RunStopped, ScalegridError, TrainingDiverged
 from scalegrid.hydra_job import current_overrides, in_multirun
 from scalegrid.models.registry import count_parameters, create_model_from_config
 from scalegrid.models.weights import initialise
-from scalegrid.run.budget import training_budget
+from scalegrid.run.budget import BUDGETS, training_budget
 from scalegrid.run.checkpoint_io import RunCheckpointIO
 from scalegrid.run.classifier import ImageClassifier
 from scalegrid.run.finetune import FinetunePolicy
@@ -43,6 +43,7 @@ from scalegrid.run.gpu_slots import claim_free_gpu
 from scalegrid.run.hyperparameters import cell_hyperparameters
 from scalegrid.run.lightning_adapter import relaunches_command
 from scalegrid.run.metric_history import ResumableCSVLogger
+from scalegrid.run.optim import check_names
 from scalegrid.run.performance import set_torch_threads
 from scalegrid.run.resume import LAST_CHECKPOINT, ResumableRun, ResumePoint, find_resume_point
 from scalegrid.run.test_curve import TestEveryEpoch
@@ -55,6 +56,7 @@ BEST_CHECKPOINT_CALLBACK = "model_checkpoint"  # runtime.callbacks entry whose m
 def train(cfg: DictConfig) -> RunResult:
     """Seed, build data and model, fit, test the selected checkpoint, and write ``results.json``; returns the result."""
     check_settings(cfg)  # every type and range, before anything is read or written
+    check_choices(cfg)
     if not cfg.runtime.claim_gpu:
         return _train(cfg, cfg.trainer.devices)
     import torch
@@ -63,6 +65,19 @@ def train(cfg: DictConfig) -> RunResult:
     with claim_free_gpu(torch.cuda.device_count(), jobs_per_gpu=cfg.runtime.jobs_per_gpu) as gpu:
         print(f"[scalegrid] training on GPU {gpu} (claimed for this run)", flush=True)
         return _train(cfg, [gpu])
+
+
+PRECISIONS = ("32-true", "16-mixed", "bf16-mixed", "16-true", "bf16-true", "64-true", "32", "16", "bf16", "64")
+
+
+def check_choices(cfg: DictConfig) -> None:
+    """Settings that name a choice, refused before any work: the Trainer, optimiser and schedule read them late."""
+    precision = str(cfg.trainer.get("precision"))
+    if precision not in PRECISIONS:
+        raise ScalegridError(f"trainer.precision={precision!r} is unknown; choose one of {', '.join(PRECISIONS[:6])}")
+    if cfg.budget not in BUDGETS:
+        raise ScalegridError(f"budget={cfg.budget!r} is unknown; choose one of {', '.join(BUDGETS)}")
+    check_names(cfg.optim, cfg.sched)
 
 
 def _train(cfg: DictConfig, devices: Any) -> RunResult:

@@ -78,6 +78,9 @@ class RunResult:
     world_size: int | None = None
     train_images_per_epoch: int | None = None  # summed over DDP ranks
     time_breakdown: dict[str, float] | None = None  # seconds per phase of this invocation, total and unattributed
+    hydra_record: dict[str, str] | None = (
+        None  # the run's .hydra/*.yaml when it finished, put back when a re-run is refused
+    )
     overrides: list[str] = field(default_factory=list)  # the command line's overrides (current key names)
     config: dict[str, Any] | None = None  # the resolved config (current layout), Hydra's block left out
     versions: dict[str, str] | None = None  # python, torch, torchvision, lightning, hydra
@@ -121,7 +124,7 @@ _WHOLE_FIELDS = ("best_epoch", "params_total", "params_trainable", "train_size",
 _WHOLE_FIELDS += ("global_step", "torch_threads", "world_size", "train_images_per_epoch")
 _NUMBER_LIST_FIELDS = ("val_acc_history", "train_acc_history", "test_acc_history", "epoch_seconds")
 _NUMBER_LIST_FIELDS += ("train_epoch_seconds",)
-_MAPPING_FIELDS = ("config", "versions", "weights_loaded", "resumed_from", "time_breakdown")
+_MAPPING_FIELDS = ("config", "versions", "weights_loaded", "resumed_from", "time_breakdown", "hydra_record")
 
 
 def _is_number(value: Any) -> bool:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from scalegrid.contract.atomic_files import write_atomic
 from scalegrid.contract.results import RESULTS_FILE, UnreadableResult, read_result
 from scalegrid.contract.run_lock import is_locked
 
@@ -14,6 +15,26 @@ RUNNING = "running"  # no result yet, and a process holds the folder's lock
 UNFINISHED = "unfinished"  # no result, nobody running it: interrupted (re-run the command to resume)
 UNREADABLE = "unreadable"  # a damaged results.json
 HYDRA_RECORD = ".hydra/overrides.yaml"  # what Hydra writes when a job starts
+
+
+def read_hydra_record(run_dir: Path) -> dict[str, str] | None:
+    """The text of each file Hydra wrote into ``run_dir/.hydra`` (None when there is none)."""
+    folder = Path(run_dir) / ".hydra"
+    if not folder.is_dir():
+        return None
+    return {path.name: path.read_text() for path in sorted(folder.glob("*.yaml")) if path.is_file()}
+
+
+def restore_hydra_record(run_dir: Path, record: dict[str, str] | None) -> None:
+    """Put a finished run's ``.hydra`` files back as they were when it finished (Hydra rewrites them at every start)."""
+    if not record:
+        return
+    folder = Path(run_dir) / ".hydra"
+    for name, text in record.items():
+        path = folder / name
+        if "/" in name or (path.is_file() and path.read_text() == text):
+            continue
+        write_atomic(path, lambda stream, text=text: stream.write(text.encode()))
 
 
 def find_run_dirs(grid_dir: Path) -> list[Path]:

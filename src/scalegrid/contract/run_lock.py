@@ -32,6 +32,7 @@ def run_directory_lock(run_dir: Path) -> Iterator[None]:
     run_dir.mkdir(parents=True, exist_ok=True)
     path = run_dir / LOCK_FILE
     handle = open(path, "a+")  # noqa: SIM115 - held open for the whole block
+    acquired = False
     try:
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -41,12 +42,16 @@ def run_directory_lock(run_dir: Path) -> Iterator[None]:
                 f"{run_dir} is being run by {holder}: wait for it to finish (or stop it), or give this run "
                 "another directory"
             ) from None
+        acquired = True
         handle.seek(0)
         handle.truncate()
         handle.write(f"pid {os.getpid()} on {socket.gethostname()} since {time.strftime('%Y-%m-%d %H:%M:%S')}\n")
         handle.flush()
         yield
     finally:
+        if acquired:  # the holder's note means something only while it holds the lock: a released lock is empty,
+            handle.seek(0)  # so a run that was refused leaves the folder's files as it found them
+            handle.truncate()
         handle.close()  # closing releases the lock
 
 

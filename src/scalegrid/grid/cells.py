@@ -21,6 +21,7 @@ from scalegrid.contract.results import (
     resolved_config,
     write_result,
 )
+from scalegrid.contract.run_folders import restore_hydra_record
 from scalegrid.contract.run_lock import LOCK_FILE, RunDirectoryBusy, run_directory_lock
 from scalegrid.errors import RunStopped, ScalegridError
 from scalegrid.hydra_job import current_overrides, in_multirun, process_rank
@@ -53,6 +54,7 @@ def finished_result(run_dir: Path, config: dict) -> RunResult | None:
         return None
     changed = identity_differences(result.config or {}, config)
     if changed:
+        restore_hydra_record(run_dir, result.hydra_record)  # Hydra rewrote them for this refused start
         raise ScalegridError(
             f"{run_dir} holds a finished run with other settings ({describe_differences(changed)}): delete that "
             "folder to run the cell again, give this grid another experiment_name, or, when a swept key is missing "
@@ -82,7 +84,15 @@ def run_cell(cfg: DictConfig, train: Callable[[DictConfig], RunResult]) -> CellO
 
 
 def _run_unless_finished(cfg: DictConfig, train: Callable[[DictConfig], RunResult], run_dir: Path) -> CellOutcome:
-    done = finished_result(run_dir, resolved_config(cfg))
+    try:
+        done = finished_result(run_dir, resolved_config(cfg))
+    except ScalegridError as refused:
+        if not in_multirun():
+            raise
+        # Another cell's finished run in this folder (two cells mapped to one folder): this cell fails, that
+        # result stays as it is, and the grid goes on.
+        print(f"[scalegrid] cell failed: {run_dir}: {refused}", flush=True)
+        return CellOutcome(RunStatus.FAILED.value, error=str(refused))
     if done is not None:
         score = f"test_acc={done.test_acc:.4f}" if done.test_acc is not None else done.status.value
         print(f"[scalegrid] skipped, already finished: {run_dir} ({score})", flush=True)

@@ -28,6 +28,7 @@ from scalegrid.contract.results import (
     resolved_config,
     write_result,
 )
+from scalegrid.contract.run_folders import read_hydra_record
 from scalegrid.contract.settings_check import check_settings
 from scalegrid.contract.sweep_record import swept_keys
 from scalegrid.data.create import create_datamodule, data_options
@@ -380,6 +381,7 @@ def record(cfg: DictConfig, run: BuiltRun, fitted: Fitted, tested: Tested) -> Ru
         with run.clock.phase("logging"):  # TensorBoard's hyperparameters and confusion figure
             _log_final_metrics(run.loggers, run.settings.config, result)
         result.time_breakdown = run.clock.breakdown()
+        result.hydra_record = read_hydra_record(run.settings.run_dir)
         write_result(run.settings.run_dir, result)
         print(summary_line(cfg, result, run.settings.run_dir), flush=True)
     return result
@@ -401,6 +403,7 @@ def record_divergence(run: BuiltRun, message: str) -> RunResult:
     )
     if run.trainer.is_global_zero:
         result.time_breakdown = run.clock.breakdown()
+        result.hydra_record = read_hydra_record(run.settings.run_dir)
         path = write_result(run.settings.run_dir, result)
         print(f"scalegrid: diverged: {message} (recorded in {path})", file=sys.stderr, flush=True)
     return result

@@ -50,10 +50,10 @@ def test_folder_errors_name_the_problem(tmp_path: Path) -> None:
         list_image_folder(root)
 
     splits = write_image_folder(tmp_path / "splits", layout="splits", per_class=5)
-    (splits / "validation").mkdir()
-    with pytest.raises(ScalegridError, match="must be the splits train, val and test; rename or move validation"):
+    (splits / "extras").mkdir()
+    with pytest.raises(ScalegridError, match="must be the splits train, val and test; rename or move extras"):
         list_image_folder(splits)
-    shutil.rmtree(splits / "validation")
+    shutil.rmtree(splits / "extras")
     shutil.copytree(splits / "test" / "cat", splits / "test" / "emu")
     with pytest.raises(ScalegridError, match=r"test/emu is a class that .*train does not have"):
         list_image_folder(splits)
@@ -115,3 +115,95 @@ def test_csv_errors_name_the_file_and_line(tmp_path: Path, image_folder: Path) -
         )
     with pytest.raises(ScalegridError, match=r"f.csv line 3: the label is empty"):
         list_image_csv(_write_csv(image_folder / "f.csv", ["path,label", f"{good},cat", f"{good},"]))
+
+
+# --- hardening: split leaks and wrong classes (issue 20, class 4) -------------------------------------------------
+
+
+@pytest.mark.parametrize("names", [("Train", "Test"), ("TRAIN", "Validation"), ("train", "VAL")])
+def test_split_folders_are_matched_without_regard_to_case(tmp_path: Path, names) -> None:
+    root = write_image_folder(tmp_path / "images", layout="splits", per_class=4)
+    (root / "train").rename(root / names[0])
+    (root / "test").rename(root / names[1])
+    listing = list_image_folder(root)
+    assert listing.class_names == ("cat", "dog", "owl")  # the classes, never "Train" and "Test"
+    assert set(listing.splits) == {"train", "test" if names[1].lower() == "test" else "val"}
+
+
+def test_two_folders_of_one_split_are_refused(tmp_path: Path) -> None:
+    root = write_image_folder(tmp_path / "images", layout="splits", per_class=4)
+    shutil.copytree(root / "test", root / "Val")
+    shutil.copytree(root / "test", root / "validation")
+    with pytest.raises(ScalegridError, match=r"has two val folders \(Val/ and validation/\)"):
+        list_image_folder(root)
+
+
+@pytest.mark.parametrize("where", ["root", "class folder", "split folder"])
+def test_links_back_into_the_tree_are_not_followed(tmp_path: Path, where) -> None:
+    layout = "splits" if where == "split folder" else "flat"
+    root = write_image_folder(tmp_path / "images", layout=layout, per_class=4)
+    plain = list_image_folder(root)
+    link = {
+        "root": root / "loop",
+        "class folder": root / "cat" / "again",
+        "split folder": root / "train" / "dog" / "up",
+    }
+    link[where].symlink_to(root if where != "class folder" else root / "cat", target_is_directory=True)
+    listing = list_image_folder(root)
+    assert listing.class_names == plain.class_names and len(listing) == len(plain)
+
+
+def test_a_linked_folder_outside_the_tree_is_followed(tmp_path: Path) -> None:
+    elsewhere = write_image_folder(tmp_path / "elsewhere", per_class=3, classes=("owl",))
+    root = write_image_folder(tmp_path / "images", per_class=3, classes=("cat", "dog"))
+    (root / "owl").symlink_to(elsewhere / "owl", target_is_directory=True)
+    assert list_image_folder(root).class_names == ("cat", "dog", "owl")
+
+
+def test_one_class_is_a_clear_error(tmp_path: Path) -> None:
+    root = write_image_folder(tmp_path / "images", per_class=3, classes=("cat",))
+    with pytest.raises(ScalegridError, match=r"has images of one class only \(cat\): a classifier needs at least two"):
+        list_image_folder(root)
+    csv_file = _write_csv(root / "labels.csv", ["path,label", *(f"cat/{p.name},cat" for p in (root / "cat").iterdir())])
+    with pytest.raises(ScalegridError, match="one class only"):
+        list_image_csv(csv_file)
+
+
+def _csv_of(root: Path, rows: list[str], split: bool = False) -> Path:
+    header = "path,label,split" if split else "path,label"
+    return _write_csv(root / "labels.csv", [header, *rows])
+
+
+def test_a_file_listed_with_two_labels_is_refused(tmp_path: Path) -> None:
+    root = write_image_folder(tmp_path / "images", per_class=2)
+    cat, dog = sorted((root / "cat").iterdir())[0], sorted((root / "dog").iterdir())[0]
+    rows = [f"cat/{cat.name},cat", f"dog/{dog.name},dog", f"cat/{cat.name},dog"]
+    with pytest.raises(ScalegridError, match=rf"cat/{cat.name} is listed with two labels \(cat and dog\)"):
+        list_image_csv(_csv_of(root, rows))
+    (root / "dog" / "alias.png").symlink_to(cat)  # the same file under another name, in another class folder
+    with pytest.raises(ScalegridError, match="is listed with two labels"):
+        list_image_folder(root)
+
+
+@pytest.mark.parametrize(("first", "second"), [("train", "test"), ("val", "test"), ("train", "val")])
+def test_a_file_in_two_splits_is_refused(tmp_path: Path, first, second) -> None:
+    root = write_image_folder(tmp_path / "images", per_class=2)
+    cat, dog = sorted((root / "cat").iterdir())[0], sorted((root / "dog").iterdir())[0]
+    rows = [f"cat/{cat.name},cat,{first}", f"dog/{dog.name},dog,train", f"cat/{cat.name},cat,{second}"]
+    with pytest.raises(
+        ScalegridError, match=rf"is in two splits \({first} and {second}\): an image in two splits leaks"
+    ):
+        list_image_csv(_csv_of(root, rows, split=True), split_column="split")
+
+
+def test_a_row_repeated_alike_is_kept_once(tmp_path: Path, caplog) -> None:
+    root = write_image_folder(tmp_path / "images", per_class=2)
+    cats, dogs = sorted((root / "cat").iterdir()), sorted((root / "dog").iterdir())
+    rows = [f"cat/{cats[0].name},cat", f"cat/{cats[1].name},cat", f"dog/{dogs[0].name},dog", f"cat/{cats[0].name},cat"]
+    rows.append(f"./cat/{cats[1].name},cat")  # the same file written another way
+    with caplog.at_level("WARNING"):
+        listing = list_image_csv(_csv_of(root, rows))
+    assert len(listing) == 3 and sorted(p.name for p in listing.paths) == sorted(
+        [cats[0].name, cats[1].name, dogs[0].name]
+    )
+    assert "2 image(s) listed more than once, kept once" in caplog.text

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import logging
+import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -48,13 +49,35 @@ def _visible(path: Path) -> bool:
     return not path.name.startswith(".")
 
 
-def _images_in(class_dir: Path) -> list[Path]:
+def _leads_back(link: Path, tree: Path) -> bool:
+    """Whether a linked folder leads back into ``tree`` (the dataset's folder), where its images are listed already."""
+    target, tree = link.resolve(), tree.resolve()
+    return target == tree or tree in target.parents or target in tree.parents
+
+
+def _files_under(folder: Path, tree: Path) -> list[Path]:
+    """Visible files under ``folder``, sorted; linked folders are followed unless they lead back into ``tree`` or to a
+    folder already walked (a loop)."""
+    files, walked = [], {folder.resolve()}
+    for current, dirnames, filenames in os.walk(folder, followlinks=True):
+        kept = []
+        for name in sorted(dirnames):
+            path = Path(current) / name
+            if name.startswith(".") or path.resolve() in walked:
+                continue
+            if path.is_symlink() and _leads_back(path, tree):
+                log.warning("%s links back into %s: not followed (its images are listed where they are)", path, tree)
+                continue
+            walked.add(path.resolve())
+            kept.append(name)
+        dirnames[:] = kept
+        files += [Path(current) / name for name in filenames if not name.startswith(".")]
+    return sorted(path for path in files if path.is_file())
+
+
+def _images_in(class_dir: Path, tree: Path | None = None) -> list[Path]:
     """Image files under ``class_dir`` (recursively, sorted); refuses a folder with none."""
-    files = [
-        p
-        for p in sorted(class_dir.rglob("*"))
-        if p.is_file() and not any(part.startswith(".") for part in p.relative_to(class_dir).parts)
-    ]
+    files = _files_under(class_dir, tree or class_dir)
     images = [p for p in files if is_image_file(p)]
     others = [p for p in files if not is_image_file(p)]
     if others:
@@ -68,8 +91,30 @@ def _images_in(class_dir: Path) -> list[Path]:
     return images
 
 
-def _class_dirs(folder: Path) -> list[Path]:
-    return sorted(d for d in folder.iterdir() if d.is_dir() and _visible(d))
+def _class_dirs(folder: Path, tree: Path | None = None) -> list[Path]:
+    """The visible folders in ``folder``; a linked one that leads back into ``tree`` is left out (and said)."""
+    folders = []
+    for entry in sorted(d for d in folder.iterdir() if d.is_dir() and _visible(d)):
+        if entry.is_symlink() and _leads_back(entry, tree or folder):
+            log.warning("%s links back into %s: not a class folder, not followed", entry, tree or folder)
+            continue
+        folders.append(entry)
+    return folders
+
+
+def _split_folders(root: Path) -> dict[str, Path]:
+    """The split folders of ``root`` by split, their names matched without regard to case (Train/, VAL/, valid/)."""
+    found: dict[str, Path] = {}
+    for folder in _class_dirs(root):
+        split = _SPLIT_ALIASES.get(folder.name.lower())
+        if split is None:
+            continue
+        if split in found:
+            raise ScalegridError(
+                f"runtime.data.root={root} has two {split} folders ({found[split].name}/ and {folder.name}/): merge them"
+            )
+        found[split] = folder
+    return found
 
 
 def list_image_folder(root: Path) -> ImageListing:
@@ -79,43 +124,46 @@ def list_image_folder(root: Path) -> ImageListing:
         raise ScalegridError(
             f"runtime.data.root={root} is not a directory: set DATA_DIR or runtime.data.root to the folder of class folders"
         )
-    subdirs = {d.name: d for d in _class_dirs(root)}
-    if not subdirs:
+    folders = _class_dirs(root)
+    if not folders:
         raise ScalegridError(
             f"runtime.data.root={root} has no class folders: put the images in {root}/<class>/ or {root}/train/<class>/"
         )
+    subdirs = _split_folders(root)
     if "train" not in subdirs:
-        names = sorted(subdirs)
+        names = [folder.name for folder in folders]
         paths, labels = [], []
-        for label, name in enumerate(names):
-            images = _images_in(subdirs[name])
+        for label, folder in enumerate(folders):
+            images = _images_in(folder, root)
             paths += images
             labels += [label] * len(images)
-        return ImageListing(tuple(paths), np.asarray(labels, dtype=np.int64), tuple(names), None, root)
+        listing = ImageListing(tuple(paths), np.asarray(labels, dtype=np.int64), tuple(names), None, root)
+        return checked_listing(listing)
 
-    unexpected = sorted(set(subdirs) - set(SPLITS))
+    unexpected = sorted(folder.name for folder in folders if folder not in subdirs.values())
     if unexpected:
         raise ScalegridError(
             f"runtime.data.root={root} has a train/ folder, so its subfolders must be the splits train, val and test; "
             f"rename or move {', '.join(unexpected)}"
         )
-    names = [d.name for d in _class_dirs(subdirs["train"])]
+    names = [d.name for d in _class_dirs(subdirs["train"], root)]
     if not names:
         raise ScalegridError(f"{subdirs['train']} has no class folders: put the images in {subdirs['train']}/<class>/")
     paths, labels, splits = [], [], []
     for split in SPLITS:
         if split not in subdirs:
             continue
-        for class_dir in _class_dirs(subdirs[split]):
+        for class_dir in _class_dirs(subdirs[split], root):
             if class_dir.name not in names:
                 raise ScalegridError(
                     f"{class_dir} is a class that {subdirs['train']} does not have: add it to train/ or remove it"
                 )
-            images = _images_in(class_dir)
+            images = _images_in(class_dir, root)
             paths += images
             labels += [names.index(class_dir.name)] * len(images)
             splits += [split] * len(images)
-    return ImageListing(tuple(paths), np.asarray(labels, dtype=np.int64), tuple(names), np.asarray(splits), root)
+    listing = ImageListing(tuple(paths), np.asarray(labels, dtype=np.int64), tuple(names), np.asarray(splits), root)
+    return checked_listing(listing)
 
 
 def _read_rows(csv_file: Path, columns: dict[str, str | None]) -> list[dict[str, str]]:
@@ -213,7 +261,9 @@ def list_image_csv(
         splits = np.asarray(splits)
         if "train" not in splits:
             raise ScalegridError(f"{csv_file}: no row has split 'train' in column {split_column!r}")
-    return ImageListing(tuple(paths), np.asarray(labels, dtype=np.int64), tuple(names), splits, csv_file)
+    return checked_listing(
+        ImageListing(tuple(paths), np.asarray(labels, dtype=np.int64), tuple(names), splits, csv_file)
+    )
 
 
 HEADER_WORDS = {"name", "image", "images", "file", "filename", "path", "id", "label", "labels", "class", "category"}
@@ -309,4 +359,44 @@ def list_image_list(
                 shown = "; ".join(problems[:5]) + ("; ..." if len(problems) > 5 else "")
                 raise ScalegridError(f"{list_file}: {len(problems)} entr(ies) {what} under {root}: {shown}")
     labels, names = _class_ids(raw_labels, class_names, Path(train_list))
-    return ImageListing(tuple(paths), np.asarray(labels, dtype=np.int64), tuple(names), np.asarray(splits), root)
+    listing = ImageListing(tuple(paths), np.asarray(labels, dtype=np.int64), tuple(names), np.asarray(splits), root)
+    return checked_listing(listing)
+
+
+def checked_listing(listing: ImageListing) -> ImageListing:
+    """A listing with each image file once: the same file (by its resolved path, links included) listed twice with
+    two labels, or in two splits, is refused, since it would leak across the splits; listed twice alike, it is kept
+    once, said in one line. A dataset of one class is refused."""
+    first: dict[Path, int] = {}
+    kept, repeats = [], []
+    for index, path in enumerate(listing.paths):
+        resolved = path.resolve()
+        if resolved not in first:
+            first[resolved] = index
+            kept.append(index)
+            continue
+        earlier = first[resolved]
+        names = listing.class_names
+        if listing.labels[earlier] != listing.labels[index]:
+            raise ScalegridError(
+                f"{listing.source}: {path} is listed with two labels ({names[listing.labels[earlier]]} and "
+                f"{names[listing.labels[index]]}): give each image one label"
+            )
+        if listing.splits is not None and listing.splits[earlier] != listing.splits[index]:
+            raise ScalegridError(
+                f"{listing.source}: {path} is in two splits ({listing.splits[earlier]} and {listing.splits[index]}): "
+                "an image in two splits leaks one into the other; keep it in one"
+            )
+        repeats.append(path)
+    if repeats:
+        log.warning(
+            "%s: %d image(s) listed more than once, kept once (e.g. %s)", listing.source, len(repeats), repeats[0]
+        )
+        listing = listing.select(np.asarray(kept))
+    present = sorted({listing.class_names[label] for label in listing.labels.tolist()})
+    if len(present) < 2:
+        raise ScalegridError(
+            f"{listing.source} has images of one class only ({', '.join(present) or 'none'}): a classifier needs at "
+            "least two; add the other classes' images"
+        )
+    return listing

@@ -17,7 +17,7 @@ from omegaconf.errors import OmegaConfBaseException
 
 from scalegrid import CONF_DIR
 from scalegrid.contract.atomic_files import write_atomic
-from scalegrid.errors import STOPPED_EXIT_CODE, USAGE_ERROR, RunStopped, ScalegridError
+from scalegrid.errors import STOPPED_EXIT_CODE, USAGE_ERROR, RunStopped, ScalegridError, user_message
 
 RUN_FAILED = 1  # a single run that diverged (recorded in its results.json)
 
@@ -45,7 +45,7 @@ def user_errors_exit() -> Iterator[None]:
     try:
         yield
     except ScalegridError as error:
-        print(f"scalegrid: error: {error}", file=sys.stderr, flush=True)
+        print(f"scalegrid: error: {user_message(error)}", file=sys.stderr, flush=True)
         sys.exit(USAGE_ERROR)
     except (HydraException, OmegaConfBaseException) as error:
         print(f"scalegrid: config error: {one_line(error)}", file=sys.stderr, flush=True)

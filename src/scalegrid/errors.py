@@ -25,3 +25,17 @@ class RunStopped(Exception):
 
 USAGE_ERROR = 2  # bad input: nothing was trained (every entry point)
 STOPPED_EXIT_CODE = 143  # 128 + SIGTERM, what a shell reports for a process that SIGTERM ended
+
+
+def user_message(error: BaseException) -> str:
+    """An error's message for the user: also one line when a DataLoader worker raised it, where torch puts the
+    worker's whole traceback in front ("Caught ScalegridError in DataLoader worker process 0. Original Traceback...")."""
+    text = str(error)
+    first, _, rest = text.partition("\n")
+    if not (first.startswith("Caught ") and "in DataLoader worker process" in first) or not rest:
+        return text
+    last = rest.rstrip().splitlines()[-1]
+    for name in (f"{type(error).__module__}.{type(error).__qualname__}", type(error).__qualname__):
+        if last.startswith(f"{name}: "):
+            return last[len(name) + 2 :]
+    return last

@@ -240,7 +240,10 @@ def test_a_grid_written_by_version_1_is_skipped_by_the_same_command_with_its_old
     stored = json.loads((v1_grid / "simple_cnn/frac1.0/scratch/full/seed0/results.json").read_text())["overrides"]
     keep = [o for o in stored if not o.startswith(("seed=", "data.root=", "paths.log_dir="))]
     data = write_cifar10(tmp_path / "data")  # the data moved: data.root is a runtime setting
-    proc = run_train(["-m", *keep, "seed=0,1", f"data.root={data}", f"paths.log_dir={tmp_path / 'out'}"])
+    command = ["-m", *keep, "seed=0,1", f"data.root={data}", f"paths.log_dir={tmp_path / 'out'}"]
+    refused = run_train(command)  # version 4 validates on 1,000 images by default; the old cells on all of theirs
+    assert refused.returncode == 2 and "to keep it, add data.val_eval_size=null" in refused.stderr, refused.stderr
+    proc = run_train([*command, "data.val_eval_size=null"])
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "2 cells: 0 trained, 2 skipped (already finished)" in proc.stdout
     assert "[scalegrid] note: data.root is now runtime.data.root" in proc.stdout

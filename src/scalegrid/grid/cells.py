@@ -23,12 +23,15 @@ from scalegrid.contract.results import (
 )
 from scalegrid.contract.run_folders import restore_hydra_record
 from scalegrid.contract.run_lock import LOCK_FILE, RunDirectoryBusy, run_directory_lock
-from scalegrid.errors import RunStopped, ScalegridError
+from scalegrid.errors import RunStopped, ScalegridError, user_message
 from scalegrid.hydra_job import current_overrides, in_multirun, process_rank
 
 SKIPPED = "skipped"  # an earlier invocation finished this cell (nothing is written)
 STOPPED = "stopped"  # SIGTERM stopped this cell's run (its last.ckpt holds the point); the grid stops after it
 BUSY = "busy"  # another process is running this cell now (nothing is written)
+
+
+_finished_here: set[Path] = set()  # the cell folders this process finished: a later cell refused there collided
 
 
 @dataclass(frozen=True)
@@ -87,10 +90,10 @@ def _run_unless_finished(cfg: DictConfig, train: Callable[[DictConfig], RunResul
     try:
         done = finished_result(run_dir, resolved_config(cfg))
     except ScalegridError as refused:
-        if not in_multirun():
-            raise
-        # Another cell's finished run in this folder (two cells mapped to one folder): this cell fails, that
-        # result stays as it is, and the grid goes on.
+        if not in_multirun() or run_dir.resolve() not in _finished_here:
+            raise  # a finished grid whose settings changed since: one line for the whole grid
+        # A cell of this same sweep finished in this folder (two cells mapped to one folder): this cell fails,
+        # that result stays as it is, and the grid goes on.
         print(f"[scalegrid] cell failed: {run_dir}: {refused}", flush=True)
         return CellOutcome(RunStatus.FAILED.value, error=str(refused))
     if done is not None:
@@ -102,10 +105,12 @@ def _run_unless_finished(cfg: DictConfig, train: Callable[[DictConfig], RunResul
         return CellOutcome(result.status.value, result)
     try:
         result = train(cfg)
+        if result.status.is_final:
+            _finished_here.add(run_dir.resolve())
     except (KeyboardInterrupt, SystemExit, RunStopped):  # not the cell's failure: the whole process is stopping
         raise
     except Exception as error:  # one failing cell must not stop the grid: record it and go on
-        message = str(error) if isinstance(error, ScalegridError) else f"{type(error).__name__}: {error}"
+        message = user_message(error) if isinstance(error, ScalegridError) else f"{type(error).__name__}: {error}"
         print(f"[scalegrid] cell failed: {run_dir}: {message}", flush=True)
         failure = RunResult(
             status=RunStatus.FAILED,

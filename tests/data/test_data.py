@@ -250,3 +250,15 @@ def test_a_loader_kept_on_a_device_serves_the_same_batches_from_there():
         assert torch.equal(images, kept_images) and torch.equal(labels, kept_labels)
     assert resident_device(None) is None
     assert resident_device(pl.Trainer(accelerator="cpu", logger=False, enable_progress_bar=False)) is None
+
+
+def test_with_checksums_the_verified_gz_is_read_not_an_extracted_file_beside_it(tmp_path):
+    """An extracted MNIST file beside its .gz was read unverified; with checksums on, the .gz (checked) is read."""
+    root = write_mnist(tmp_path, compress=True)
+    raw = root / "MNIST" / "raw"
+    for stem in ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"):
+        (raw / stem).write_bytes(b"not the real file")  # a damaged extracted copy beside the .gz
+    with pytest.raises(ScalegridError, match=r"t10k-images-idx3-ubyte.gz fails its md5 check"):  # the .gz is checked
+        load_mnist(root, train=False, download=False, verify_checksums=True)
+    with pytest.raises(ScalegridError, match=r"t10k-images-idx3-ubyte is not a 3-d unsigned-byte IDX file"):
+        load_mnist(root, train=False, download=False, verify_checksums=False)  # unverified: the extracted file

@@ -277,3 +277,19 @@ def test_a_train_and_val_layout_tests_on_val_and_selects_on_a_split_of_train(tmp
     assert len(datamodule.test_set) == val_images == 9  # every val/ image is tested
     assert len(datamodule.train_set) + len(datamodule.val_set) == 27  # selection uses train/ only
     assert datamodule.test_source.startswith("the given val split")
+
+
+def test_a_validation_folder_missing_a_class_is_said(tmp_path: Path, caplog) -> None:
+    """A given val/ without one of train/'s classes trained silently (best_val_acc chosen without it): now a warning."""
+    import shutil
+
+    root = write_image_folder(tmp_path / "images", layout="splits", per_class=8)
+    shutil.copytree(root / "test", root / "val")
+    shutil.rmtree(root / "val" / "owl")
+    with caplog.at_level(logging.WARNING):
+        _datamodule(root, tmp_path / "cache").setup("fit")
+    assert "the validation split has no images of owl: the best epoch is chosen without them" in caplog.text
+    caplog.clear()
+    with caplog.at_level(logging.WARNING):
+        _datamodule(write_image_folder(tmp_path / "whole", per_class=8), tmp_path / "cache2").setup("fit")
+    assert "validation split has no images" not in caplog.text  # carved validation holds every class

@@ -178,6 +178,12 @@ class ImageFileDataModule(pl.LightningDataModule):
         splits = None if listing.splits is None else listing.splits[kept]
         self.test_source = test_source_of(splits)
         pool, val, test = split_by_shares(labels, splits, self.val_share, self.test_share, self.split_seed, names)
+        missing = sorted(set(labels[pool].tolist()) - set(labels[val].tolist())) if len(val) else []
+        if missing:  # the best epoch is then chosen without them: say so, not silently
+            log.warning(
+                "the validation split has no images of %s: the best epoch is chosen without them (add some to val/)",
+                ", ".join(names[i] for i in missing),
+            )
         self.train_pool_size = len(pool)
         train = nested_fraction(labels, pool, self.fraction, self.split_seed)
         val = val[validation_subset(labels[val], self.val_eval_size, self.split_seed)]

@@ -44,15 +44,18 @@ def load_mnist(root: Path, train: bool, download: bool, verify_checksums: bool) 
                 f"MNIST not found in {raw} and the download failed ({type(error).__name__}). Put the official "
                 "*-ubyte.gz files there, or set DATA_DIR to the folder that holds MNIST/raw/"
             ) from None
-    images = _read_idx(_find(raw, stems[0]), ndim=3, verify_checksums=verify_checksums)
-    labels = _read_idx(_find(raw, stems[1]), ndim=1, verify_checksums=verify_checksums)
+    images = _read_idx(_find(raw, stems[0], verify_checksums), ndim=3, verify_checksums=verify_checksums)
+    labels = _read_idx(_find(raw, stems[1], verify_checksums), ndim=1, verify_checksums=verify_checksums)
     if len(images) != len(labels):
         raise ScalegridError(f"MNIST files in {raw} disagree: {len(images)} images but {len(labels)} labels")
     return ImageArrays(torch.from_numpy(images).unsqueeze(1), torch.from_numpy(labels).long(), CLASS_NAMES)
 
 
-def _find(raw: Path, stem: str) -> Path | None:
-    for path in (raw / stem, raw / f"{stem}.gz"):
+def _find(raw: Path, stem: str, verified: bool = False) -> Path | None:
+    """The file to read: the extracted one, or the .gz; with ``verified`` the .gz first, since only the official .gz
+    files have published md5s (an extracted file beside a verified .gz would be used unverified)."""
+    order = (raw / f"{stem}.gz", raw / stem) if verified else (raw / stem, raw / f"{stem}.gz")
+    for path in order:
         if path.is_file():
             return path
     return None

@@ -70,6 +70,7 @@ def test_two_grid_invocations_on_one_folder_train_each_cell_once(mnist_root: Pat
         f"hydra.sweep.dir={grid_dir}",
         *TINY_DATA,
         *FAST_TRAINER,
+        "trainer.max_epochs=25",  # cells of a few seconds, so the second invocation meets one the first is running
         "seed=0,1,2,3",
     ]
     command = [sys.executable, str(PROJECT_ROOT / "src" / "train.py"), *args]

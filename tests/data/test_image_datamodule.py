@@ -293,3 +293,14 @@ def test_a_validation_folder_missing_a_class_is_said(tmp_path: Path, caplog) -> 
     with caplog.at_level(logging.WARNING):
         _datamodule(write_image_folder(tmp_path / "whole", per_class=8), tmp_path / "cache2").setup("fit")
     assert "validation split has no images" not in caplog.text  # carved validation holds every class
+
+
+@pytest.mark.parametrize("cache", [False, True])
+def test_a_cache_folder_under_a_plain_file_names_the_file_and_the_key(tmp_path: Path, cache: bool) -> None:
+    root = write_image_folder(tmp_path / "images", per_class=4)
+    (tmp_path / "plain").write_text("")
+    with pytest.raises(ScalegridError) as refused:
+        _datamodule(root, tmp_path / "plain" / "cache", cache=cache).setup("fit")
+    message = str(refused.value)
+    assert message.startswith(f"runtime.data.cache_dir={tmp_path / 'plain' / 'cache'} cannot hold the image record")
+    assert f"{tmp_path / 'plain'} is a file" in message and "point runtime.data.cache_dir at a folder" in message

@@ -77,8 +77,15 @@ class ImageStore:
     def _read_record(self) -> dict[str, dict]:
         try:
             record = json.loads(self.record_file.read_text())
-        except (FileNotFoundError, json.JSONDecodeError):
+        except (FileNotFoundError, json.JSONDecodeError, UnicodeDecodeError):
             return {}  # a missing or unreadable record only costs a rescan
+        except OSError as error:  # e.g. a part of cache_dir is a plain file: the record can never be kept there
+            raise ScalegridError(
+                f"runtime.data.cache_dir={self.cache_dir} cannot hold the image record ({error.strerror}: "
+                f"{_blocking_file(self.cache_dir) or error.filename}): point runtime.data.cache_dir at a folder"
+            ) from None
+        if not isinstance(record, dict):
+            return {}
         return record.get("files", {}) if record.get("format") == _FORMAT else {}
 
     def _read_pixels(self) -> tuple[dict[str, int], torch.Tensor | None]:
@@ -142,3 +149,11 @@ class ImageStore:
             raise ScalegridError(
                 f"runtime.data.cache_dir={self.cache_dir} cannot be written ({error}): point runtime.data.cache_dir at a writable folder"
             ) from error
+
+
+def _blocking_file(folder: Path) -> str | None:
+    """The first part of ``folder``'s path that exists as a plain file (so the folder cannot be made), if any."""
+    for part in [folder, *folder.parents]:
+        if part.is_file():
+            return f"{part} is a file"
+    return None

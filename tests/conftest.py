@@ -277,3 +277,32 @@ def curve_runs(
             weights = "ckpts/source.ckpt" if keys.get("init") == "pretrained" else None
             runs.append({"overrides": overrides, "test_acc": 1 - value, "train_size": int(size), "weights": weights})
     return runs
+
+
+def start_train(args: list[str], **popen) -> subprocess.Popen:
+    """src/train.py as a running process (stdout and stderr captured as text), for tests that signal or limit it."""
+    return subprocess.Popen(
+        [sys.executable, str(PROJECT_ROOT / "src" / "train.py"), *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=PROJECT_ROOT,
+        **popen,
+    )
+
+
+def wait_for_checkpoint_epoch(process: subprocess.Popen, checkpoint: Path, epoch: int, poll: float = 0.05) -> None:
+    """Return once ``checkpoint`` holds ``epoch`` or later; fail if the process ends first (or after 240 s)."""
+    import time
+
+    import torch
+
+    deadline = time.monotonic() + 240
+    while time.monotonic() < deadline and process.poll() is None:
+        try:
+            if torch.load(checkpoint, map_location="cpu", weights_only=True)["epoch"] >= epoch:
+                return
+        except Exception:  # not there yet, or caught between Lightning's write and rename
+            pass
+        time.sleep(poll)
+    assert process.poll() is None, f"the run ended before {checkpoint} held epoch {epoch}"

@@ -10,15 +10,11 @@ import errno
 import json
 import resource
 import signal
-import subprocess
-import sys
-import time
 
 import pytest
 import torch
-from conftest import TINY_DATA, run_train
+from conftest import TINY_DATA, run_train, start_train, wait_for_checkpoint_epoch
 
-from scalegrid import PROJECT_ROOT
 from scalegrid.contract.results import RESULTS_FILE
 from scalegrid.errors import ScalegridError
 from scalegrid.run.checkpoint_io import RunCheckpointIO, tensor_bytes
@@ -37,24 +33,9 @@ def test_a_checkpoint_that_does_not_fit_ends_the_run_in_one_line_and_a_rerun_res
     args = ["data=mnist", "model=mnist_net", f"runtime.data.root={mnist_root}", *TINY_DATA, "trainer.max_epochs=40"]
     args += ["trainer.accelerator=cpu", "runtime.callbacks.progress_bar.refresh_rate=0", f"hydra.run.dir={run_dir}"]
     args += ["runtime.callbacks.last_checkpoint.min_interval_s=0"]
-    process = subprocess.Popen(
-        [sys.executable, str(PROJECT_ROOT / "src" / "train.py"), *args],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        cwd=PROJECT_ROOT,
-        preexec_fn=_ignore_sigxfsz,
-    )
     last = run_dir / "checkpoints" / "last.ckpt"
-    deadline = time.monotonic() + 240
-    while time.monotonic() < deadline and process.poll() is None:
-        try:
-            if torch.load(last, map_location="cpu", weights_only=True)["epoch"] >= 1:
-                break
-        except Exception:
-            pass
-        time.sleep(0.02)
-    assert process.poll() is None, "the run finished before the disk could fill"
+    process = start_train(args, preexec_fn=_ignore_sigxfsz)
+    wait_for_checkpoint_epoch(process, last, 1, poll=0.02)
     resource.prlimit(process.pid, resource.RLIMIT_FSIZE, (LIMIT, LIMIT))
     stdout, stderr = process.communicate(timeout=180)
 

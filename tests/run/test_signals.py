@@ -7,15 +7,11 @@ import json
 import os
 import signal
 import subprocess
-import sys
-import time
 from pathlib import Path
 
 import pytest
-import torch
-from conftest import TINY_DATA, run_train
+from conftest import TINY_DATA, run_train, start_train, wait_for_checkpoint_epoch
 
-from scalegrid import PROJECT_ROOT
 from scalegrid.contract.results import RESULTS_FILE
 
 pytestmark = pytest.mark.slow  # real training processes, signalled
@@ -40,22 +36,8 @@ def _args(mnist_root: Path, *extra: str) -> list[str]:
 
 def _terminate_after(args: list[str], checkpoint: Path, epoch: int) -> subprocess.CompletedProcess:
     """Start src/train.py, SIGTERM it once ``checkpoint`` holds ``epoch``, and return how it ended."""
-    process = subprocess.Popen(
-        [sys.executable, str(PROJECT_ROOT / "src" / "train.py"), *args],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        cwd=PROJECT_ROOT,
-    )
-    deadline = time.monotonic() + 240
-    while time.monotonic() < deadline and process.poll() is None:
-        try:
-            if torch.load(checkpoint, map_location="cpu", weights_only=True)["epoch"] >= epoch:
-                break
-        except Exception:  # not there yet, or caught mid-write
-            pass
-        time.sleep(0.05)
-    assert process.poll() is None, "the run finished before it could be stopped"
+    process = start_train(args)
+    wait_for_checkpoint_epoch(process, checkpoint, epoch)
     process.send_signal(signal.SIGTERM)
     stdout, stderr = process.communicate(timeout=120)
     return subprocess.CompletedProcess(process.args, process.returncode, stdout, stderr)
@@ -113,17 +95,8 @@ def test_a_terminated_grid_prints_its_summary_starts_no_further_cell_and_resumes
 
 def test_sigint_still_stops_a_run_without_results(mnist_root, tmp_path) -> None:
     run_dir = tmp_path / "run"
-    process = subprocess.Popen(
-        [sys.executable, str(PROJECT_ROOT / "src" / "train.py"), *_args(mnist_root, f"hydra.run.dir={run_dir}")],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-        cwd=PROJECT_ROOT,
-    )
-    checkpoint = run_dir / "checkpoints" / "last.ckpt"
-    deadline = time.monotonic() + 240
-    while time.monotonic() < deadline and process.poll() is None and not checkpoint.is_file():
-        time.sleep(0.05)
+    process = start_train(_args(mnist_root, f"hydra.run.dir={run_dir}"))
+    wait_for_checkpoint_epoch(process, run_dir / "checkpoints" / "last.ckpt", 0)
     os.kill(process.pid, signal.SIGINT)
     process.communicate(timeout=120)
     assert process.returncode != 0 and not (run_dir / RESULTS_FILE).exists()

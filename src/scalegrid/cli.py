@@ -74,7 +74,8 @@ def run_reporting_errors(main: Callable[[], object]) -> None:
 @hydra.main(version_base="1.3", config_path=str(CONF_DIR), config_name="train")
 def _train(cfg: DictConfig):
     from scalegrid.contract.results import RunStatus
-    from scalegrid.grid.cells import STOPPED, CellOutcome, run_cell
+    from scalegrid.contract.run_folders import STOPPED
+    from scalegrid.grid.cells import CellOutcome, run_cell
     from scalegrid.hydra_job import in_multirun
     from scalegrid.run.training import train
 

@@ -14,7 +14,9 @@ from scalegrid.contract.run_lock import is_locked
 RUNNING = "running"  # no result yet, and a process holds the folder's lock
 UNFINISHED = "unfinished"  # no result, nobody running it: interrupted (re-run the command to resume)
 UNREADABLE = "unreadable"  # a damaged results.json
+STOPPED = "stopped"  # no result, nobody running it, and the run said it was stopped (SIGTERM): re-run to resume
 HYDRA_RECORD = ".hydra/overrides.yaml"  # what Hydra writes when a job starts
+STOPPED_NOTE = "stopped.txt"  # the one line a run stopped by SIGTERM printed; removed when the run starts again
 
 
 def read_hydra_record(run_dir: Path) -> dict[str, str] | None:
@@ -46,11 +48,24 @@ def find_run_dirs(grid_dir: Path) -> list[Path]:
 
 
 def folder_status(run_dir: Path) -> str:
-    """completed | diverged | failed (its result) | running | unfinished | unreadable."""
+    """completed | diverged | failed (its result) | running | stopped | unfinished | unreadable."""
     try:
         result = read_result(run_dir)
     except UnreadableResult:
         return UNREADABLE
     if result is not None:
         return result.status.value
-    return RUNNING if is_locked(run_dir) else UNFINISHED
+    if is_locked(run_dir):
+        return RUNNING
+    return STOPPED if (Path(run_dir) / STOPPED_NOTE).is_file() else UNFINISHED
+
+
+def note_stopped(run_dir: Path, message: str) -> None:
+    """Say in ``run_dir`` that its run was stopped (and how), so whoever counts the folders later can tell a stopped
+    run from one that was killed: a grid's launcher workers, the report."""
+    write_atomic(Path(run_dir) / STOPPED_NOTE, lambda stream: stream.write(f"{message}\n".encode()))
+
+
+def clear_stopped(run_dir: Path) -> None:
+    """The run starts again: it is no longer stopped (should it be killed now, it is unfinished)."""
+    (Path(run_dir) / STOPPED_NOTE).unlink(missing_ok=True)

@@ -142,3 +142,32 @@ def check_settings(config: Mapping[str, Any]) -> None:
     epochs, least = _lookup(config, "trainer.max_epochs"), _lookup(config, "trainer.min_epochs")
     if isinstance(epochs, int) and isinstance(least, int) and least > epochs:
         raise ScalegridError(f"trainer.min_epochs={least} is more than trainer.max_epochs={epochs}: lower it")
+
+
+SLURM_EARLY_S = 60  # SLURM may send a job's --signal up to 60 s before the time asked for (man sbatch, --signal)
+JOB_START_S = 30  # the least time a job should have before the earliest warning: starting Python, then training
+
+
+def check_launcher_settings(config: Mapping[str, Any]) -> None:
+    """Raise ScalegridError for SLURM launcher settings that cannot requeue a cell (``config`` holds ``hydra``).
+
+    SLURM sends its warning (submitit's USR2, ``#SBATCH --signal=USR2@<signal_delay_s>``) ``signal_delay_s`` before
+    the time limit, and up to 60 s earlier still. When that is at the job's start, the job gets it before its Python
+    has a handler (the signal's default action ends the job: no requeue, no result) or before any training (every
+    requeued job starts over, until max_num_timeout runs out).
+    """
+    timeout, delay = _lookup(config, "hydra.launcher.timeout_min"), _lookup(config, "hydra.launcher.signal_delay_s")
+    if _number(timeout) is None or _number(delay) is None:
+        return
+    if timeout * 60 - delay - SLURM_EARLY_S < JOB_START_S:
+        longest_delay = int(timeout * 60 - SLURM_EARLY_S - JOB_START_S)
+        fix = (
+            f"hydra.launcher.signal_delay_s={longest_delay} or less"
+            if longest_delay >= 1
+            else f"hydra.launcher.timeout_min={math.ceil((delay + SLURM_EARLY_S + JOB_START_S) / 60)} or more"
+        )
+        raise ScalegridError(
+            f"hydra.launcher.timeout_min={timeout} is too short for hydra.launcher.signal_delay_s={delay}: SLURM "
+            f"sends its requeue warning that long before the time limit, and up to {SLURM_EARLY_S} s earlier, so "
+            f"the job would get it as it starts, before it can catch it; set {fix}"
+        )

@@ -21,13 +21,12 @@ from scalegrid.contract.results import (
     resolved_config,
     write_result,
 )
-from scalegrid.contract.run_folders import restore_hydra_record
+from scalegrid.contract.run_folders import clear_stopped, note_stopped, restore_hydra_record
 from scalegrid.contract.run_lock import LOCK_FILE, RunDirectoryBusy, run_directory_lock
 from scalegrid.errors import RunStopped, ScalegridError, user_message
 from scalegrid.hydra_job import current_overrides, in_multirun, process_rank
 
 SKIPPED = "skipped"  # an earlier invocation finished this cell (nothing is written)
-STOPPED = "stopped"  # SIGTERM stopped this cell's run (its last.ckpt holds the point); the grid stops after it
 BUSY = "busy"  # another process is running this cell now (nothing is written)
 
 
@@ -75,7 +74,11 @@ def run_cell(cfg: DictConfig, train: Callable[[DictConfig], RunResult]) -> CellO
         return CellOutcome(result.status.value, result)
     try:
         with run_directory_lock(run_dir):
-            return _run_unless_finished(cfg, train, run_dir)
+            try:
+                return _run_unless_finished(cfg, train, run_dir)
+            except RunStopped as stopped:
+                note_stopped(run_dir, str(stopped))  # before the lock is released: counted as stopped, not running
+                raise
     except RunDirectoryBusy as busy:
         if not in_multirun():
             raise
@@ -100,6 +103,7 @@ def _run_unless_finished(cfg: DictConfig, train: Callable[[DictConfig], RunResul
         score = f"test_acc={done.test_acc:.4f}" if done.test_acc is not None else done.status.value
         print(f"[scalegrid] skipped, already finished: {run_dir} ({score})", flush=True)
         return CellOutcome(SKIPPED, done)
+    clear_stopped(run_dir)
     if not in_multirun():
         result = train(cfg)
         return CellOutcome(result.status.value, result)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 from collections import Counter
@@ -13,10 +14,10 @@ from hydra.experimental.callback import Callback
 from omegaconf import DictConfig
 
 from scalegrid.contract.results import STEP_PHASES, RunStatus, outside_steps
-from scalegrid.contract.run_folders import UNFINISHED, find_run_dirs, folder_status
-from scalegrid.contract.settings_check import check_settings
+from scalegrid.contract.run_folders import STOPPED, UNFINISHED, find_run_dirs, folder_status
+from scalegrid.contract.settings_check import check_launcher_settings, check_settings
 from scalegrid.errors import STOPPED_EXIT_CODE, USAGE_ERROR, ScalegridError
-from scalegrid.grid.cells import BUSY, SKIPPED, STOPPED
+from scalegrid.grid.cells import BUSY, SKIPPED
 
 COMPLETED, DIVERGED, FAILED = (status.value for status in RunStatus)
 
@@ -32,10 +33,12 @@ class GridSummary(Callback):
         self.first_cell: tuple[dict[str, float], float] | None = None
         self._jobs = 0
         self._last_job_end = time.perf_counter()
+        self._sweep_process: int | None = None  # the process that runs the sweep; launcher workers are others
 
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
         try:  # a setting every cell shares: one line before any cell starts (a cell's own is that cell's failure)
             check_settings(config)
+            check_launcher_settings(config)
         except ScalegridError as error:
             print(f"scalegrid: error: {error}", file=sys.stderr, flush=True)
             raise SystemExit(USAGE_ERROR) from None
@@ -44,8 +47,11 @@ class GridSummary(Callback):
         self.cell_seconds.clear()
         self.first_cell, self._jobs = None, 0
         self._last_job_end = time.perf_counter()
+        self._sweep_process = os.getpid()
 
     def on_job_end(self, config: DictConfig, job_return: Any, **kwargs: Any) -> None:
+        if os.getpid() != self._sweep_process:
+            return  # a launcher's worker (joblib, submitit, SLURM): the sweeping process counts the folders at the end
         now, since = time.perf_counter(), self._last_job_end  # the launcher composes each job's config in between
         self._last_job_end = now
         first, self._jobs = self._jobs == 0, self._jobs + 1
@@ -73,9 +79,12 @@ class GridSummary(Callback):
             print(
                 f"[scalegrid] grid {grid_dir}: the launcher's workers ran the jobs; "
                 f"{sum(on_disk.values())} cells on disk: "
-                + ", ".join(f"{on_disk[status]} {status}" for status in (COMPLETED, DIVERGED, FAILED, UNFINISHED)),
+                + ", ".join(f"{on_disk[status]} {status}" for status in (COMPLETED, DIVERGED, FAILED, UNFINISHED))
+                + (f", {on_disk[STOPPED]} stopped by SIGTERM (run again to resume)" if on_disk[STOPPED] else ""),
                 flush=True,
             )
+            if on_disk[STOPPED]:  # to a script or scheduler a stopped grid is not a success
+                raise SystemExit(STOPPED_EXIT_CODE)
             return
         print(
             f"[scalegrid] grid {grid_dir}: {total} cells: {self.statuses[COMPLETED]} trained, "

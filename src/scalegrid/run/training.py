@@ -46,6 +46,7 @@ from scalegrid.run.lightning_adapter import relaunches_command
 from scalegrid.run.metric_history import ResumableCSVLogger
 from scalegrid.run.optim import check_names
 from scalegrid.run.performance import set_torch_threads
+from scalegrid.run.preemption import SchedulerWarning
 from scalegrid.run.resume import LAST_CHECKPOINT, ResumableRun, ResumePoint, find_resume_point
 from scalegrid.run.test_curve import TestEveryEpoch
 from scalegrid.run.throughput import TrainThroughput
@@ -128,6 +129,7 @@ class BuiltRun:
     resume: ResumePoint | None
     description: dict[str, Any]  # the result fields known before training (weights, sizes, parameter counts)
     clock: PhaseClock
+    scheduler_warning: SchedulerWarning  # a job system's warning before the end of the job (SLURM via submitit)
 
 
 def build(cfg: DictConfig, settings: RunSettings, devices: Any, clock: PhaseClock) -> BuiltRun:
@@ -202,7 +204,15 @@ def _build_trainer(
     throughput = TrainThroughput()
     loggers = [instantiate(block) for block in _target_blocks(cfg.runtime.get("logger"))]
     validates = _validates(cfg, len(datamodule.val_set))
-    callbacks = [*_callbacks(cfg, validates), throughput, model.finetune, ResumableRun(config), StepPhases(clock)]
+    scheduler_warning = SchedulerWarning()
+    callbacks = [
+        *_callbacks(cfg, validates),
+        throughput,
+        model.finetune,
+        ResumableRun(config),
+        StepPhases(clock),
+        scheduler_warning,
+    ]
     test_curve = TestEveryEpoch() if cfg.test_every_epoch else None
     if test_curve is not None:
         callbacks.append(test_curve)
@@ -237,7 +247,17 @@ def _build_trainer(
         "resumed_from": None if resume is None else {"epoch": resume.epoch, "global_step": resume.global_step},
     }
     return BuiltRun(
-        settings, datamodule, model.module, trainer, loggers, throughput, test_curve, resume, description, clock
+        settings,
+        datamodule,
+        model.module,
+        trainer,
+        loggers,
+        throughput,
+        test_curve,
+        resume,
+        description,
+        clock,
+        scheduler_warning,
     )
 
 
@@ -304,6 +324,13 @@ def fit(run: BuiltRun) -> Fitted:
         trainer = run.trainer
         last = Path(trainer.checkpoint_callback.dirpath) / LAST_CHECKPOINT if trainer.checkpoint_callback else None
         kept = f"{last} holds it" if last is not None and last.is_file() else "no checkpoint holds it"
+        if run.scheduler_warning.received:  # the job is about to end: the job system requeues it (and exits)
+            print(
+                f"[scalegrid] the job system warned that this job ends soon: stopped at epoch {trainer.current_epoch}, "
+                f"step {trainer.global_step} ({kept}); the requeued job resumes from there",
+                flush=True,
+            )
+            run.scheduler_warning.hand_over()
         raise RunStopped(
             f"stopped by SIGTERM at epoch {trainer.current_epoch}, step {trainer.global_step}: {kept}; run the "
             "same command again to resume"

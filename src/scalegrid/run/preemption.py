@@ -1,0 +1,74 @@
+"""A scheduler's warning before it ends a job: stop at the next batch boundary with ``last.ckpt`` written, then let
+the job system requeue the job, which resumes from that point.
+
+On SLURM through hydra-submitit-launcher the warning is submitit's signal (``SUBMITIT_PREEMPT_SIGNAL``, USR2 by
+default; ``#SBATCH --signal=USR2@120``: 120 s before the time limit, or at preemption). submitit's own handler
+requeues the job and exits at once, in the middle of whatever step is running; a requeued run would then resume from
+the last time-rule ``last.ckpt`` (up to a minute and an epoch earlier) or, in a short job, from its first step. So
+during the fit the warning is turned into Lightning's SIGTERM stop (its loops stop at a batch boundary, where
+:class:`~scalegrid.run.last_checkpoint.LastCheckpoint` writes ``last.ckpt``), and submitit's handler is called after
+it (:meth:`SchedulerWarning.hand_over`). Outside the fit (data loading, the test) submitit's handler runs as it is:
+the requeued job resumes from the ``last.ckpt`` the end of the fit wrote.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+from types import FrameType
+from typing import Any
+
+import pytorch_lightning as pl
+
+SUBMITIT_JOB = "SUBMITIT_EXECUTOR"  # set in every job submitit starts (slurm, local)
+SUBMITIT_SIGNAL = "SUBMITIT_PREEMPT_SIGNAL"  # the signal name without SIG; submitit's default is USR2
+
+
+def scheduler_warning_signal() -> signal.Signals | None:
+    """The signal a job system sends before it ends this job and has a handler for (None outside such a job)."""
+    if SUBMITIT_JOB not in os.environ:
+        return None
+    signum = getattr(signal, "SIG" + os.environ.get(SUBMITIT_SIGNAL, "USR2"), None)
+    if signum is None or not callable(signal.getsignal(signum)):
+        return None  # no handler installed: nothing would requeue the job
+    return signum
+
+
+class SchedulerWarning(pl.Callback):
+    """During the fit, the job system's warning signal stops training as SIGTERM does; :meth:`hand_over` then calls
+    the job system's own handler (which requeues the job and exits)."""
+
+    def __init__(self) -> None:
+        self.received = False
+        self._signum: signal.Signals | None = None
+        self._job_system_handler: Any = None
+
+    def on_fit_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        self._signum = scheduler_warning_signal()
+        if self._signum is None:
+            return
+        self._job_system_handler = signal.getsignal(self._signum)
+        signal.signal(self._signum, self._stop_at_batch_boundary)
+
+    def _stop_at_batch_boundary(self, signum: int, frame: FrameType | None) -> None:
+        self.received = True
+        # Lightning's SIGTERM handler (installed for the fit) flags the loops, which stop at the next batch boundary.
+        sigterm = signal.getsignal(signal.SIGTERM)
+        if callable(sigterm):
+            sigterm(signal.SIGTERM, frame)
+        else:  # no Lightning handler (not in a fit after all): nothing to stop gracefully
+            self.hand_over()
+
+    def teardown(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
+        self._restore()
+
+    def _restore(self) -> None:
+        if self._signum is not None and self._job_system_handler is not None:
+            signal.signal(self._signum, self._job_system_handler)
+
+    def hand_over(self) -> None:
+        """Call the job system's handler (submitit: requeue the job, then exit); it normally does not return."""
+        handler, signum = self._job_system_handler, self._signum
+        self._restore()
+        if callable(handler) and signum is not None:
+            handler(signum, None)

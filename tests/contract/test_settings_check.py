@@ -128,3 +128,42 @@ def test_settings_that_name_a_choice_are_refused_before_any_work(override, expec
     with pytest.raises(ScalegridError, match=re.escape(expected)):
         check_choices(compose_config(["data=mnist", "model=mnist_net", override]))
     check_choices(compose_config(["data=mnist", "model=mnist_net", "trainer.precision=bf16-mixed"]))
+
+
+SLURM = ["hydra=grid", "hydra/launcher=slurm"]
+
+
+@pytest.mark.parametrize(
+    ("overrides", "expected"),
+    [
+        (
+            ["hydra.launcher.timeout_min=1"],
+            "hydra.launcher.timeout_min=1 is too short for hydra.launcher.signal_delay_s"
+            "=120: SLURM sends its requeue warning that long before the time limit, and up to 60 s earlier, so the job "
+            "would get it as it starts, before it can catch it; set hydra.launcher.timeout_min=4 or more",
+        ),
+        (["hydra.launcher.timeout_min=3"], "set hydra.launcher.signal_delay_s=90 or less"),
+        (["hydra.launcher.timeout_min=2", "hydra.launcher.signal_delay_s=31"], "signal_delay_s=30 or less"),
+        (["hydra.launcher.timeout_min=1", "hydra.launcher.signal_delay_s=0"], "timeout_min=2 or more"),
+    ],
+)
+def test_a_slurm_time_limit_the_requeue_warning_cannot_fit_is_refused(overrides, expected) -> None:
+    from scalegrid.contract.settings_check import check_launcher_settings
+
+    with pytest.raises(ScalegridError, match=re.escape(expected)):
+        check_launcher_settings(compose_config([*SLURM, *overrides]))
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        [],  # the shipped settings: 240 min, warned 120 s before
+        ["hydra.launcher.timeout_min=2", "hydra.launcher.signal_delay_s=30"],  # the tests' time-limited cell
+        ["hydra.launcher.timeout_min=4"],
+    ],
+)
+def test_slurm_time_limits_with_room_for_the_warning_pass(overrides) -> None:
+    from scalegrid.contract.settings_check import check_launcher_settings
+
+    check_launcher_settings(compose_config([*SLURM, *overrides]))
+    check_launcher_settings(compose_config(["hydra=grid"]))  # the basic launcher has no time limit at all

@@ -1,4 +1,5 @@
-"""last.ckpt on its time rule: at epoch ends once min_interval_s have passed, always after the last epoch, on SIGTERM."""
+"""last.ckpt on its time rule: at epoch ends once min_interval_s have passed, always after the last epoch, on SIGTERM,
+and on a job system's warning that the job ends soon (then the job system's own handler requeues it)."""
 
 from __future__ import annotations
 
@@ -8,10 +9,12 @@ import signal
 import pytest
 import pytorch_lightning as pl
 import torch
+from pytorch_lightning.utilities.exceptions import SIGTERMException
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
 from scalegrid.run.last_checkpoint import LastCheckpoint
+from scalegrid.run.preemption import SUBMITIT_JOB, SUBMITIT_SIGNAL, SchedulerWarning, scheduler_warning_signal
 
 BATCHES = 4  # per epoch
 
@@ -45,12 +48,12 @@ class _Writes(pl.Callback):
 
 
 class _SigtermAt(pl.Callback):
-    def __init__(self, step: int) -> None:
-        self.step = step
+    def __init__(self, step: int, signum: int = signal.SIGTERM) -> None:
+        self.step, self.signum = step, signum
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
         if trainer.global_step == self.step:
-            os.kill(os.getpid(), signal.SIGTERM)  # what a scheduler sends; Lightning stops at the batch's end
+            os.kill(os.getpid(), self.signum)  # what a scheduler sends; Lightning stops at the batch's end
 
 
 def _fit(
@@ -99,3 +102,55 @@ def test_sigterm_writes_the_state_it_stopped_at(tmp_path) -> None:
 def test_a_negative_interval_is_refused() -> None:
     with pytest.raises(ValueError, match="min_interval_s=-1 must be 0 or more"):
         LastCheckpoint(min_interval_s=-1)
+
+
+class _JobSystemHandler:
+    """What submitit installs for its warning signal in a job: requeue the job (here: note the call), then exit."""
+
+    def __init__(self) -> None:
+        self.calls: list[int] = []
+
+    def __call__(self, signum, frame) -> None:
+        self.calls.append(signum)
+        raise SystemExit(-1)
+
+
+@pytest.mark.parametrize("name", ["USR2", "USR1"])  # submitit's default, and one set by SUBMITIT_PREEMPT_SIGNAL
+def test_a_job_systems_warning_writes_last_ckpt_at_the_batch_boundary_then_hands_over(tmp_path, monkeypatch, name):
+    signum = getattr(signal, f"SIG{name}")
+    monkeypatch.setenv(SUBMITIT_JOB, "slurm")
+    monkeypatch.setenv(SUBMITIT_SIGNAL, name)
+    handler = _JobSystemHandler()
+    previous = signal.signal(signum, handler)
+    try:
+        warning = SchedulerWarning()
+        with pytest.raises(SIGTERMException):  # the fit stops as on SIGTERM ...
+            _fit(tmp_path, 5, 60, warning, _SigtermAt(step=BATCHES + 2, signum=signum))
+        saved = torch.load(tmp_path / "last.ckpt", weights_only=True)
+        assert saved["global_step"] == BATCHES + 2 and saved["epoch"] == 1  # ... where the warning came
+        assert warning.received and handler.calls == []  # the job system's handler has not run yet
+        with pytest.raises(SystemExit):
+            warning.hand_over()
+        assert handler.calls == [signum]  # now it requeues the job
+        assert signal.getsignal(signum) is handler  # and it is the signal's handler again
+    finally:
+        signal.signal(signum, previous)
+
+
+def test_outside_a_job_the_warning_signal_is_left_alone(tmp_path, monkeypatch) -> None:
+    monkeypatch.delenv(SUBMITIT_JOB, raising=False)
+    assert scheduler_warning_signal() is None
+    warning = SchedulerWarning()
+    before = signal.getsignal(signal.SIGUSR2)
+    writes, _ = _fit(tmp_path, 2, 60, warning)
+    assert writes.written == [(1, 2 * BATCHES)] and not warning.received
+    assert signal.getsignal(signal.SIGUSR2) == before
+
+
+def test_a_job_without_a_handler_for_the_signal_has_no_warning(monkeypatch) -> None:
+    monkeypatch.setenv(SUBMITIT_JOB, "slurm")
+    previous = signal.signal(signal.SIGUSR2, signal.SIG_DFL)
+    try:
+        assert scheduler_warning_signal() is None  # nothing would requeue it: leave the signal as it is
+    finally:
+        signal.signal(signal.SIGUSR2, previous)

@@ -13,6 +13,7 @@ import pytest
 from conftest import TINY_DATA, run_train, start_train, wait_for_checkpoint_epoch
 
 from scalegrid.contract.results import RESULTS_FILE
+from scalegrid.contract.run_folders import STOPPED_NOTE, folder_status
 
 pytestmark = pytest.mark.slow  # real training processes, signalled
 
@@ -58,9 +59,12 @@ def test_a_terminated_run_says_so_exits_143_and_resumes_with_its_whole_history(m
     assert "last.ckpt holds it; run the same command again to resume" in lines[0]
     assert "Traceback" not in stopped.stderr
     assert not (run_dir / RESULTS_FILE).exists()  # not finished: nothing claims it is
+    assert folder_status(run_dir) == "stopped"  # and the folder says it was stopped, not killed
+    assert (run_dir / STOPPED_NOTE).read_text().strip() == lines[0].removeprefix("scalegrid: ")
 
     resumed = run_train(args)
     assert resumed.returncode == 0, resumed.stderr[-2000:]
+    assert not (run_dir / STOPPED_NOTE).exists()
     assert "resuming from" in resumed.stdout
     results = json.loads((run_dir / RESULTS_FILE).read_text())
     assert results["status"] == "completed" and len(results["val_acc_history"]) == EPOCHS

@@ -288,7 +288,10 @@ def build_report(
         "",
         *[f"> {note}\n" for note in report_notes(runs)],
         f"{len(runs)} runs found in `{grid_dir}`: {completed} completed, "
-        + "".join(f"{sum(r.status == status for r in runs)} {status}, " for status in ("diverged", "failed", "running", "stopped"))
+        + "".join(
+            f"{sum(r.status == status for r in runs)} {status}, "
+            for status in ("diverged", "failed", "running", "stopped")
+        )
         + f"{sum(r.status == 'unfinished' for r in runs)} unfinished; "
         f"{len(missing)} expected runs missing." + (" **This grid is partial.**" if failed or missing else ""),
         "",

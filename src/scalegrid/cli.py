@@ -58,6 +58,9 @@ def run_reporting_errors(main: Callable[[], object]) -> None:
     os.environ.setdefault("HYDRA_FULL_ERROR", "1")
     # Lightning 2.6 calls a torch API that torch 2.10+ deprecates, once per run: noise no user can act on.
     warnings.filterwarnings("ignore", message=r"`isinstance\(treespec, LeafSpec\)` is deprecated")
+    # On a machine with SLURM (a login node) Lightning suggests `srun python ...` for every run: scalegrid's way onto
+    # SLURM is hydra/launcher=slurm, which does use srun, and a run started by hand is meant to run where it is.
+    warnings.filterwarnings("ignore", message=r"The `srun` command is available on your system but is not used")
     with user_errors_exit():
         try:
             main()

@@ -7,10 +7,11 @@ import json
 import os
 import signal
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
-from conftest import TINY_DATA, run_train, start_train, wait_for_checkpoint_epoch
+from conftest import TINY_DATA, run_train, start_train, wait_for_checkpoint_epoch, write_mnist
 
 from scalegrid.contract.results import RESULTS_FILE
 from scalegrid.contract.run_folders import STOPPED_NOTE, folder_status
@@ -104,3 +105,38 @@ def test_sigint_still_stops_a_run_without_results(mnist_root, tmp_path) -> None:
     os.kill(process.pid, signal.SIGINT)
     process.communicate(timeout=120)
     assert process.returncode != 0 and not (run_dir / RESULTS_FILE).exists()
+
+
+@pytest.mark.parametrize(
+    ("delay_s", "stopped_where"),
+    [
+        (0.0, ("outside training: ", "while testing")),  # as the best checkpoint is restored: before Lightning's loop
+        (2.0, ("while testing, training done (1 epoch): ",)),  # in the test loop
+    ],
+)
+def test_sigterm_after_training_is_a_stop_too_and_the_same_command_tests_again(tmp_path, delay_s, stopped_where):
+    """The test loop stops on SIGTERM with Lightning's SystemExit without a code (it was an exit status of 0), and
+    outside Lightning's loops the signal's default action ended the process without a word."""
+    root = write_mnist(tmp_path / "data", test_per_class=5000)  # 50,000 test images: seconds of testing
+    run_dir = tmp_path / "run"
+    args = [*_args(root, f"hydra.run.dir={run_dir}")]
+    args[args.index(f"trainer.max_epochs={EPOCHS}")] = "trainer.max_epochs=1"
+    process = start_train(args)
+    for line in process.stdout:  # Lightning logs this as the test starts from the best checkpoint
+        if "Restoring states from the checkpoint path" in line:
+            break
+    time.sleep(delay_s)
+    process.send_signal(signal.SIGTERM)
+    stdout, stderr = process.communicate(timeout=120)
+    assert process.returncode == 143, stderr[-2000:]
+    lines = [line for line in stderr.splitlines() if line.startswith("scalegrid:")]
+    assert len(lines) == 1 and lines[0].startswith(tuple(f"scalegrid: stopped by SIGTERM {w}" for w in stopped_where))
+    assert "last.ckpt holds it; run the same command again to " in lines[0]
+    assert "Traceback" not in stderr
+    assert not (run_dir / RESULTS_FILE).exists() and folder_status(run_dir) == "stopped"
+
+    again = run_train(args)
+    assert again.returncode == 0, again.stderr[-2000:]
+    results = json.loads((run_dir / RESULTS_FILE).read_text())
+    assert results["status"] == "completed" and len(results["val_acc_history"]) == 1
+    assert len(_csv_epochs(run_dir, "test/acc")) == 1

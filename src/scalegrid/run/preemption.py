@@ -1,5 +1,6 @@
-"""A scheduler's warning before it ends a job: stop at the next batch boundary with ``last.ckpt`` written, then let
-the job system requeue the job, which resumes from that point.
+"""A scheduler's signals. SIGTERM outside Lightning's loops stops the run at once (:func:`sigterm_stops_the_run`;
+inside them Lightning stops at a batch boundary). A job system's warning before it ends a job: stop at the next batch
+boundary with ``last.ckpt`` written, then let the job system requeue the job, which resumes from that point.
 
 On SLURM through hydra-submitit-launcher the warning is submitit's signal (``SUBMITIT_PREEMPT_SIGNAL``, USR2 by
 default; ``#SBATCH --signal=USR2@120``: 120 s before the time limit, or at preemption). submitit's own handler
@@ -15,13 +16,42 @@ from __future__ import annotations
 
 import os
 import signal
+from collections.abc import Iterator
+from contextlib import contextmanager
 from types import FrameType
 from typing import Any
 
 import pytorch_lightning as pl
 
+from scalegrid.errors import RunStopped
+
 SUBMITIT_JOB = "SUBMITIT_EXECUTOR"  # set in every job submitit starts (slurm, local)
 SUBMITIT_SIGNAL = "SUBMITIT_PREEMPT_SIGNAL"  # the signal name without SIG; submitit's default is USR2
+
+
+@contextmanager
+def sigterm_stops_the_run(where: Any) -> Iterator[None]:
+    """While the block runs, SIGTERM raises :class:`RunStopped` at once, saying ``where()`` the run's point is kept.
+
+    Without it a SIGTERM while the data load, the model is built or the best checkpoint is restored for the test
+    ended the process by the signal's default action, without a word. Inside Lightning's loops Lightning's own
+    handler is the installed one (it calls this one too): then nothing is raised, and Lightning stops at the end of
+    the batch in progress.
+    """
+
+    def stop(signum: int, frame: FrameType | None) -> None:
+        if signal.getsignal(signal.SIGTERM) is stop:  # not inside Lightning's loops
+            raise RunStopped(f"stopped by SIGTERM outside training: {where()}; run the same command again to resume")
+
+    try:
+        previous = signal.signal(signal.SIGTERM, stop)
+    except ValueError:  # not the main thread: signals are not ours to handle
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def scheduler_warning_signal() -> signal.Signals | None:

@@ -46,7 +46,7 @@ from scalegrid.run.lightning_adapter import relaunches_command
 from scalegrid.run.metric_history import ResumableCSVLogger
 from scalegrid.run.optim import check_names
 from scalegrid.run.performance import set_torch_threads
-from scalegrid.run.preemption import SchedulerWarning
+from scalegrid.run.preemption import SchedulerWarning, sigterm_stops_the_run
 from scalegrid.run.resume import LAST_CHECKPOINT, ResumableRun, ResumePoint, find_resume_point
 from scalegrid.run.test_curve import TestEveryEpoch
 from scalegrid.run.throughput import TrainThroughput
@@ -84,14 +84,17 @@ def check_choices(cfg: DictConfig) -> None:
 
 def _train(cfg: DictConfig, devices: Any) -> RunResult:
     clock = PhaseClock()  # from entering the run to writing its results: results.json's time_breakdown
-    with clock.phase("startup"):
-        settings = compose(cfg)
-    run = build(cfg, settings, devices, clock)
-    try:
-        fitted = fit(run)
-    except TrainingDiverged as diverged:
-        return record_divergence(run, str(diverged))
-    return record(cfg, run, fitted, final_test(run))
+    built: list[BuiltRun] = []
+    with sigterm_stops_the_run(lambda: _kept_in_last_checkpoint(built[0].trainer) if built else "nothing trained yet"):
+        with clock.phase("startup"):
+            settings = compose(cfg)
+        run = build(cfg, settings, devices, clock)
+        built.append(run)
+        try:
+            fitted = fit(run)
+        except TrainingDiverged as diverged:
+            return record_divergence(run, str(diverged))
+        return record(cfg, run, fitted, final_test(run))
 
 
 # --- compose -----------------------------------------------------------------------------------------------------
@@ -322,8 +325,7 @@ def fit(run: BuiltRun) -> Fitted:
             run.trainer.fit(run.module, datamodule=run.datamodule, ckpt_path=checkpoint)
     except SIGTERMException:  # Lightning stopped at a batch boundary; LastCheckpoint wrote that point
         trainer = run.trainer
-        last = Path(trainer.checkpoint_callback.dirpath) / LAST_CHECKPOINT if trainer.checkpoint_callback else None
-        kept = f"{last} holds it" if last is not None and last.is_file() else "no checkpoint holds it"
+        kept = _kept_in_last_checkpoint(trainer)
         if run.scheduler_warning.received:  # the job is about to end: the job system requeues it (and exits)
             print(
                 f"[scalegrid] the job system warned that this job ends soon: stopped at epoch {trainer.current_epoch}, "
@@ -362,9 +364,22 @@ def final_test(run: BuiltRun) -> Tested:
     chosen = (checkpoint.best_model_path if checkpoint is not None else "") or None
     selected_by = "best_val_epoch" if checkpoint is not None and checkpoint.monitor and chosen else "last_epoch"
     started = time.perf_counter()
-    with run.clock.phase("lightning"):
-        (metrics,) = run.trainer.test(run.module, datamodule=run.datamodule, ckpt_path=chosen, verbose=False)
+    try:
+        with run.clock.phase("lightning"):
+            (metrics,) = run.trainer.test(run.module, datamodule=run.datamodule, ckpt_path=chosen, verbose=False)
+    except SIGTERMException:  # Lightning's SystemExit without a code: exit status 0, as if the run had finished
+        epochs = run.trainer.current_epoch  # after the fit: how many epochs were trained
+        raise RunStopped(
+            f"stopped by SIGTERM while testing, training done ({epochs} epoch{'s' if epochs != 1 else ''}): "
+            f"{_kept_in_last_checkpoint(run.trainer)}; run the same command again to test it"
+        ) from None
     return Tested(metrics, time.perf_counter() - started, chosen, selected_by)
+
+
+def _kept_in_last_checkpoint(trainer: pl.Trainer) -> str:
+    """Where the point a stopped run reached is kept, for its one line."""
+    last = Path(trainer.checkpoint_callback.dirpath) / LAST_CHECKPOINT if trainer.checkpoint_callback else None
+    return f"{last} holds it" if last is not None and last.is_file() else "no checkpoint holds it"
 
 
 # --- record ------------------------------------------------------------------------------------------------------

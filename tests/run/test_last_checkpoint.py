@@ -122,6 +122,7 @@ def test_a_job_systems_warning_writes_last_ckpt_at_the_batch_boundary_then_hands
     monkeypatch.setenv(SUBMITIT_SIGNAL, name)
     handler = _JobSystemHandler()
     previous = signal.signal(signum, handler)
+    previous_sigterm = signal.getsignal(signal.SIGTERM)
     try:
         warning = SchedulerWarning()
         with pytest.raises(SIGTERMException):  # the fit stops as on SIGTERM ...
@@ -133,8 +134,10 @@ def test_a_job_systems_warning_writes_last_ckpt_at_the_batch_boundary_then_hands
             warning.hand_over()
         assert handler.calls == [signum]  # now it requeues the job
         assert signal.getsignal(signum) is handler  # and it is the signal's handler again
+        assert signal.getsignal(signal.SIGTERM) == signal.SIG_IGN  # SLURM's SIGTERM for the requeue is no stop
     finally:
         signal.signal(signum, previous)
+        signal.signal(signal.SIGTERM, previous_sigterm)
 
 
 def test_outside_a_job_the_warning_signal_is_left_alone(tmp_path, monkeypatch) -> None:

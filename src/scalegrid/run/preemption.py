@@ -48,10 +48,25 @@ def sigterm_stops_the_run(where: Any) -> Iterator[None]:
     except ValueError:  # not the main thread: signals are not ours to handle
         yield
         return
+    warning = scheduler_warning_signal()  # outside the fit too, the job system's hand-over ignores SIGTERM
+    job_system_handler = signal.getsignal(warning) if warning is not None else None
+    if warning is not None:
+        signal.signal(warning, lambda signum, frame: hand_over_to(job_system_handler, signum, frame))
     try:
         yield
     finally:
         signal.signal(signal.SIGTERM, previous)
+        if warning is not None:
+            signal.signal(warning, job_system_handler)
+
+
+def hand_over_to(handler: Any, signum: int, frame: FrameType | None) -> None:
+    """Call the job system's handler for its warning (submitit: requeue the job, then exit), ignoring SIGTERM from
+    then on: SLURM ends the step of a requeued job with SIGTERM, which is not a stop of this run (as a stop it would
+    end the cell as stopped while the requeued job goes on with it)."""
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    if callable(handler):
+        handler(signum, frame)
 
 
 def scheduler_warning_signal() -> signal.Signals | None:
@@ -101,4 +116,4 @@ class SchedulerWarning(pl.Callback):
         handler, signum = self._job_system_handler, self._signum
         self._restore()
         if callable(handler) and signum is not None:
-            handler(signum, None)
+            hand_over_to(handler, signum, None)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 import torch
 from conftest import FAST_TRAINER, TINY_DATA, run_train
 from omegaconf import OmegaConf
@@ -58,6 +59,7 @@ def test_with_the_default_spacing_a_nan_run_still_ends_diverged_within_n_steps(m
     assert results["global_step"] <= default and results["epochs"] == 0  # the first epoch (6 batches) ends it
 
 
+@pytest.mark.slow  # a real 2-cell grid, about 15 s: the default suite is at its 10-minute budget
 def test_a_grid_goes_on_past_a_diverged_cell_and_keeps_it(mnist_root, tmp_path) -> None:
     grid_dir = tmp_path / "grid"
     args = [

@@ -129,6 +129,7 @@ def test_a_killed_run_resumes_to_the_uninterrupted_result(
     assert different == []  # bit for bit: deterministic algorithms on a CPU
 
 
+@pytest.mark.slow  # two real runs, about 20 s: the default suite is at its 10-minute budget
 def test_a_different_configuration_does_not_resume(resume_data, tmp_path) -> None:
     run_dir = tmp_path / "run"
     args = _command(resume_data, run_dir, "trainer.max_epochs=1")

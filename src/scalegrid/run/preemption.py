@@ -8,8 +8,9 @@ requeues the job and exits at once, in the middle of whatever step is running; a
 the last time-rule ``last.ckpt`` (up to a minute and an epoch earlier) or, in a short job, from its first step. So
 during the fit the warning is turned into Lightning's SIGTERM stop (its loops stop at a batch boundary, where
 :class:`~scalegrid.run.last_checkpoint.LastCheckpoint` writes ``last.ckpt``), and submitit's handler is called after
-it (:meth:`SchedulerWarning.hand_over`). Outside the fit (data loading, the test) submitit's handler runs as it is:
-the requeued job resumes from the ``last.ckpt`` the end of the fit wrote.
+it (:meth:`SchedulerWarning.hand_over`). Outside the fit (data loading, the test) submitit's handler runs at once
+(through :func:`hand_over_to`, which ignores the SIGTERM SLURM then sends): the requeued job resumes from the
+``last.ckpt`` the end of the fit wrote.
 """
 
 from __future__ import annotations

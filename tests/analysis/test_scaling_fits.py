@@ -3,7 +3,10 @@
 import numpy as np
 import pytest
 
+from scalegrid.analysis.curve_forms import M4, predict
 from scalegrid.analysis.scaling_fits import (
+    RESIDUAL,
+    WITHIN_SIZES,
     PowerLaw,
     effective_data,
     find_crossover,
@@ -24,36 +27,83 @@ TRUTH = PowerLaw(2.0, 0.5, 0.05)
 
 
 def test_recovers_exponent_and_asymptote():
-    fit = fit_curve(*noisy(TRUTH, np.random.default_rng(1)), resamples=300)
+    fit = fit_curve(*noisy(TRUTH, np.random.default_rng(1)), resamples=150, form="M2")
     assert abs(fit.law.b - 0.5) <= 0.05
     assert abs(fit.law.c - 0.05) <= 0.01
     low, high = fit.parameter_interval("b")
     assert low < fit.law.b < high
-    assert fit.form == "c + a·n^-b"
+    assert fit.form == "M2: c + a·n^-b" and fit.interval_kind == WITHIN_SIZES
+
+
+def test_default_form_is_m4_from_six_sizes_and_recovers_its_truth():
+    truth = np.array([0.03, 0.8, np.log(4.0), 0.45, 0.9])  # c, alpha, log a, b, e0 = a guess among 10 classes
+    n = np.repeat(SIZES, 3)
+    errors = predict(M4, truth, n)[0] + np.random.default_rng(11).normal(0, 0.004, n.size)
+    fit = fit_curve(n, errors, resamples=100, guess_error=0.9)
+    assert fit.form_name == "M4" and fit.law.theta[4] == pytest.approx(0.9)
+    assert abs(fit.law.c - 0.03) <= 0.01
+    predicted, low, high = fit.predict([2 * SIZES[-1]])
+    assert low[0] <= predict(M4, truth, [2 * SIZES[-1]])[0][0] <= high[0]
+    five = fit_curve(n[n < SIZES[-1]], errors[n < SIZES[-1]], resamples=50, guess_error=0.9)
+    assert five.form_name == "M2"  # five sizes: M4's four free parameters are not identified
+
+
+def test_one_run_per_size_gets_a_residual_bootstrap_that_holds_its_point():
+    n, errors = noisy(TRUTH, np.random.default_rng(12), seeds=1, noise=0.003)
+    fit = fit_curve(n, errors, resamples=100, form="M2")
+    assert fit.interval_kind == RESIDUAL
+    for name in "bc":
+        low, high = fit.parameter_interval(name)
+        assert low < high and low <= getattr(fit.law, name) <= high
+    predicted, low, high = fit.predict([2 * SIZES[-1]])
+    assert low[0] < predicted[0] < high[0]
+
+
+def test_runs_that_leave_nothing_to_resample_carry_no_interval():
+    n = np.repeat(SIZES, 1)
+    exact = fit_curve(n, TRUTH.error(n), resamples=50, form="M2")  # on the curve: every residual is 0
+    assert not exact.has_interval and "same curve" in exact.interval_reason
+    assert np.isnan(exact.predict([1e5])[1][0])
+    few = fit_curve(n[:4], TRUTH.error(n[:4]) + [0.001, -0.001, 0.002, 0.0], resamples=50, form="M2")
+    assert not few.has_interval and "needs at least 5" in few.interval_reason
+    flat = fit_curve(np.repeat(SIZES, 2), np.full(12, 0.2), resamples=50)
+    assert flat.flat and not flat.has_interval
+
+
+def test_a_floor_at_its_bound_is_named():
+    fit = fit_curve(*noisy(PowerLaw(3.0, 0.4, 0.0), np.random.default_rng(13), noise=0.001), resamples=50, form="M2")
+    assert "floor at 0" in fit.at_bound and not fit.floor_identified
 
 
 def test_backtest_predicts_the_held_out_size():
-    fit = fit_curve(*noisy(TRUTH, np.random.default_rng(2)), resamples=300)
+    fit = fit_curve(*noisy(TRUTH, np.random.default_rng(2)), resamples=150, form="M2")
     test = fit.backtest
     assert test.size == SIZES[-1]
     assert test.divergence < 0.1 and not test.poor
     assert test.low < test.predicted_error < test.high
 
 
+def test_a_backtest_outside_its_interval_fails():
+    n, errors = noisy(TRUTH, np.random.default_rng(2), noise=0.002)
+    errors = np.where(n == SIZES[-1], errors + 0.012, errors)  # the largest size far better than the curve says
+    fit = fit_curve(n, errors, resamples=150, form="M2")
+    assert not fit.backtest.covered and fit.backtest.poor
+
+
 def test_too_few_sizes_is_a_reason_not_a_fit():
-    reason = fit_curve(*noisy(TRUTH, np.random.default_rng(3), sizes=SIZES[:3]))
+    reason = fit_curve(*noisy(TRUTH, np.random.default_rng(3), sizes=SIZES[:3]), form="M2")
     assert isinstance(reason, str) and "3 training-set sizes" in reason and "at least 4" in reason
 
 
 def test_four_sizes_fit_without_a_backtest():
-    fit = fit_curve(*noisy(TRUTH, np.random.default_rng(3), sizes=SIZES[:4]), resamples=100)
+    fit = fit_curve(*noisy(TRUTH, np.random.default_rng(3), sizes=SIZES[:4]), resamples=50)
     assert fit.backtest is None and "at least 5" in fit.backtest_reason
 
 
 def test_bootstrap_is_reproducible_with_its_seed():
     data = noisy(TRUTH, np.random.default_rng(4))
-    first, again = fit_curve(*data, resamples=100, seed=7), fit_curve(*data, resamples=100, seed=7)
-    other = fit_curve(*data, resamples=100, seed=8)
+    first, again = fit_curve(*data, resamples=50, seed=7, form="M2"), fit_curve(*data, resamples=50, seed=7, form="M2")
+    other = fit_curve(*data, resamples=50, seed=8, form="M2")
     np.testing.assert_array_equal(first.samples, again.samples)
     assert not np.array_equal(first.samples, other.samples)
 
@@ -70,26 +120,45 @@ def test_crossover_of_curves_built_to_cross_at_8000():
     flat_a = 0.5 * steep.a * crossing**-steep.b  # a flatter curve with the same error at 8,000
     flat = PowerLaw(flat_a, 0.3, steep.error(crossing) - flat_a * crossing**-0.3)
     rng = np.random.default_rng(5)
-    a, b = fit_curve(*noisy(steep, rng), resamples=300), fit_curve(*noisy(flat, rng), resamples=300, seed=1)
+    a, b = (fit_curve(*noisy(law, rng), resamples=200, seed=i, form="M2") for i, law in enumerate((steep, flat)))
     observed = [(n, steep.error(n), flat.error(n)) for n in SIZES]
     result = find_crossover(a, b, observed)
     assert result.size == pytest.approx(crossing, rel=0.15)
     assert result.ci_low <= crossing <= result.ci_high
     assert result.a_ahead_before is False  # the steep curve starts behind
-    assert result.observed_flips and result.consistent
+    assert result.observed_flips and result.consistent and len(result.crossings) == 1
+
+
+def test_every_crossing_is_found():
+    from scalegrid.analysis.curve_forms import M2
+    from scalegrid.analysis.scaling_fits import CurveFit, Law
+
+    sizes = np.geomspace(100, 32_000, 6)
+
+    def curve(c, a, b):
+        law = Law(M2, np.array([c, np.log(a), b]))
+        return CurveFit(law, "M2", sizes, law.error(sizes), None, 0.95, interval_reason="test")
+
+    steep, gentle = curve(0.10, 30.0, 1.0), curve(0.0, 0.6, 0.2)  # ahead, behind, ahead again
+    result = find_crossover(steep, gentle)
+    assert len(result.crossings) == 2 and result.size == result.crossings[0].size
+    for crossing in result.crossings:
+        assert steep.law.error(crossing.size) == pytest.approx(gentle.law.error(crossing.size), abs=1e-9)
+    assert 100 < result.crossings[0].size < 500 < result.crossings[1].size
+    assert not result.has_interval and result.crossings[0].ci_low is None
 
 
 def test_no_crossover_keeps_the_sign():
     rng = np.random.default_rng(6)
-    better = fit_curve(*noisy(PowerLaw(1.5, 0.5, 0.03), rng), resamples=200)
-    worse = fit_curve(*noisy(PowerLaw(2.5, 0.5, 0.06), rng), resamples=200)
+    better = fit_curve(*noisy(PowerLaw(1.5, 0.5, 0.03), rng), resamples=100, form="M2")
+    worse = fit_curve(*noisy(PowerLaw(2.5, 0.5, 0.06), rng), resamples=100, form="M2")
     result = find_crossover(better, worse)
     assert result.size is None and result.a_ahead_before and result.share_crossing < 0.05
 
 
 def test_pretrained_curve_at_four_times_the_data_is_worth_four_times():
     rng = np.random.default_rng(7)
-    scratch = fit_curve(*noisy(TRUTH, rng), resamples=500)
+    scratch = fit_curve(*noisy(TRUTH, rng), resamples=300, form="M2")
     sizes = SIZES[SIZES * 4 <= SIZES[-1]]  # the pretrained curve where 4x its size was measured from scratch
     exact = [effective_data(scratch, n, [TRUTH.error(4 * n)] * 3, seed=i) for i, n in enumerate(sizes)]
     assert np.median([value.multiplier for value in exact]) == pytest.approx(4, abs=0.5)
@@ -106,7 +175,7 @@ def values_cover(values, multiplier) -> int:
 
 
 def test_pretrained_error_below_the_asymptote_is_a_lower_bound():
-    scratch = fit_curve(*noisy(TRUTH, np.random.default_rng(8)), resamples=200)
+    scratch = fit_curve(*noisy(TRUTH, np.random.default_rng(8)), resamples=50, form="M2")
     value = effective_data(scratch, 2000, [0.01, 0.011, 0.012])  # far below c = 0.05
     assert value.more_than and value.effective == value.limit == 2 * SIZES[-1]
 

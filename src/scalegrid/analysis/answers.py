@@ -26,8 +26,20 @@ from scalegrid.analysis.scaling_fits import (
     find_crossover,
     fit_curve,
     fit_joint,
+    named,
 )
-from scalegrid.analysis.uncertainty import PairedDifference, mean_interval, paired_difference
+from scalegrid.analysis.uncertainty import (
+    MULTIPLICITY_METHOD,
+    PairedDifference,
+    holm_adjusted,
+    mean_interval,
+    paired_difference,
+    paired_p_value,
+)
+
+REFIT_BUDGET = 8_000  # bootstrap refits per report across all curves: with many curves each gets fewer ...
+MIN_REFITS = 200  # ... but never fewer than this
+SUMMARY_CURVES = 8  # with more curves than this, the Answers section summarises per key (full lists: fits.json)
 
 
 @dataclass(frozen=True)
@@ -38,6 +50,7 @@ class AnswerSettings:
     resamples: int = 10_000  # bootstrap resamples for means and paired differences
     fit_resamples: int = 1_000  # bootstrap refits per learning curve
     seed: int = 0
+    form: str = "auto"  # the learning-curve law: auto (scaling_fits.choose_form), M1, M2, M3 or M4
 
 
 @dataclass
@@ -89,6 +102,19 @@ class Comparison:
     a: str
     b: str
     difference: PairedDifference
+    p_value: float | None = None  # paired t-test, two-sided
+    p_adjusted: float | None = None  # Holm-adjusted over the grid's comparisons
+
+
+@dataclass
+class StillImproving:
+    """A cell whose runs' validation accuracy was still rising when training stopped (most of its seeds)."""
+
+    curve: str
+    size: float
+    rising: int  # runs still rising
+    runs: int
+    gain: float  # the median gain over the last epochs, accuracy
 
 
 @dataclass
@@ -102,6 +128,8 @@ class Answers:
     excluded: pd.DataFrame | None = None  # runs left out: not completed, or no test accuracy
     reason: str | None = None  # why nothing was fitted at all
     settings: AnswerSettings = field(default_factory=AnswerSettings)
+    still_improving: list[StillImproving] = field(default_factory=list)
+    fit_resamples: int = 0  # refits per curve this report used (REFIT_BUDGET shares them out)
 
 
 def _differ_in_one(a: dict[str, str], b: dict[str, str]) -> str | None:
@@ -159,8 +187,31 @@ def paired_comparisons(frame: pd.DataFrame, settings: AnswerSettings) -> list[Co
             acc_a[shared].to_numpy(), acc_b[shared].to_numpy(), settings.level, settings.resamples, settings.seed
         )
         others = {k: v for k, v in a.items() if k != key}
-        comparisons.append(Comparison(key, others, a[key], b[key], difference))
+        p_value = paired_p_value(acc_a[shared].to_numpy(), acc_b[shared].to_numpy())
+        comparisons.append(Comparison(key, others, a[key], b[key], difference, p_value))
+    for comparison, adjusted in zip(comparisons, holm_adjusted([c.p_value for c in comparisons]), strict=True):
+        comparison.p_adjusted = adjusted
     return comparisons
+
+
+def guess_error(runs: pd.DataFrame) -> float | None:
+    """The error of a guess among the runs' classes (1 - 1/K), M4's ε0; None when the runs do not say."""
+    classes = runs["classes"].dropna() if "classes" in runs else []
+    return None if not len(classes) else 1.0 - 1.0 / float(classes.median())
+
+
+def still_improving_cells(curves: list[Curve]) -> list[StillImproving]:
+    """The cells of each curve where most runs were still improving when training stopped."""
+    found = []
+    for curve in curves:
+        if "still_improving" not in curve.runs:
+            continue
+        for size, members in sorted(curve.runs.groupby(SIZE_COLUMN), key=lambda item: item[0]):
+            rising = int(members["still_improving"].sum())
+            if rising and 2 * rising > len(members):
+                gain = float(members["last_epochs_gain"].dropna().median())
+                found.append(StillImproving(curve.name, float(size), rising, len(members), gain))
+    return found
 
 
 def answer_grid(frame: pd.DataFrame, settings: AnswerSettings | None = None) -> Answers:
@@ -179,13 +230,17 @@ def answer_grid(frame: pd.DataFrame, settings: AnswerSettings | None = None) -> 
         return answers
     usable = usable[usable[SIZE_COLUMN].notna()]
     answers.curves = curves_of(usable, size_key)
+    answers.still_improving = still_improving_cells(answers.curves)
+    answers.fit_resamples = min(settings.fit_resamples, max(MIN_REFITS, REFIT_BUDGET // max(len(answers.curves), 1)))
     for index, curve in enumerate(answers.curves):
         fitted = fit_curve(
             curve.runs[SIZE_COLUMN],
             curve.runs[ERROR_COLUMN],
             settings.level,
-            settings.fit_resamples,
+            answers.fit_resamples,
             settings.seed + index,
+            form=settings.form,
+            guess_error=guess_error(curve.runs),
         )
         curve.fit, curve.reason = (fitted, None) if isinstance(fitted, CurveFit) else (None, fitted)
     for a, b in itertools.combinations(answers.curves, 2):
@@ -206,7 +261,7 @@ def answer_grid(frame: pd.DataFrame, settings: AnswerSettings | None = None) -> 
             params,
             scratch_runs[ERROR_COLUMN],
             settings.level,
-            settings.fit_resamples,
+            answers.fit_resamples,
             settings.seed,
         )
     return answers
@@ -245,26 +300,54 @@ def _times(value: float) -> str:
     return f"{value:.1f}" if value < 10 else f"{value:,.0f}"
 
 
+def _context(settings: dict[str, str], key: str) -> str:
+    return ", ".join(f"{k}={v}" for k, v in settings.items() if k != key)
+
+
+def _crossing_text(crossing, level: float) -> str:
+    if crossing.ci_low is None:
+        return f"{images(crossing.size)}"
+    return (
+        f"{images(crossing.size)} ({100 * level:.0f} % CI {images(crossing.ci_low)}–{images(crossing.ci_high)}; "
+        f"{100 * crossing.share:.0f} % of refits cross there)"
+    )
+
+
 def crossover_sentence(pair: CurvePair, level: float) -> str:
     c, key = pair.crossover, pair.key
     a, b = pair.a.settings[key], pair.b.settings[key]
-    context = ", ".join(f"{k}={v}" for k, v in pair.a.settings.items() if k != key)
+    context = _context(pair.a.settings, key)
     where = f" ({context})" if context else ""
-    if c.size is None:
+    refits = (
+        f"{100 * c.share_crossing:.0f} % of bootstrap refits cross"
+        if c.has_interval
+        else "no interval: a curve carries none"
+    )
+    if not c.crossings:
         ahead, behind = (a, b) if c.a_ahead_before else (b, a)
         sentence = (
             f"No crossover between {images(c.low)} and {images(c.high)} images{where}: {key}={ahead} is ahead of "
-            f"{key}={behind} throughout ({100 * c.share_crossing:.0f} % of bootstrap refits cross)"
+            f"{key}={behind} throughout ({refits})"
+        )
+    elif len(c.crossings) == 1:
+        later, earlier = (b, a) if c.a_ahead_before else (a, b)
+        crossing = c.crossings[0]
+        ci = (
+            f" ({100 * level:.0f} % CI {images(crossing.ci_low)}–{images(crossing.ci_high)}; {refits})"
+            if crossing.ci_low is not None
+            else f" ({refits})"
+        )
+        extrapolated = " — extrapolated past the largest size measured" if crossing.size > c.measured_high else ""
+        sentence = (
+            f"{key}={later} overtakes {key}={earlier}{where} at about {images(crossing.size)} images{ci}{extrapolated}"
         )
     else:
-        later, earlier = (b, a) if c.a_ahead_before else (a, b)
-        ci = (
-            f" ({100 * level:.0f} % CI {images(c.ci_low)}–{images(c.ci_high)}; {100 * c.share_crossing:.0f} % of refits cross)"
-            if c.ci_low is not None
-            else ""
+        first, second = (a, b) if c.a_ahead_before else (b, a)
+        places = "; ".join(_crossing_text(crossing, level) for crossing in c.crossings)
+        sentence = (
+            f"{key}={a} and {key}={b}{where} cross {len(c.crossings)} times: at about {places} images "
+            f"({key}={first} ahead below the first)"
         )
-        extrapolated = " — extrapolated past the largest size measured" if c.size > c.measured_high else ""
-        sentence = f"{key}={later} overtakes {key}={earlier}{where} at about {images(c.size)} images{ci}{extrapolated}"
     if not c.consistent:
         flips = ", ".join(f"{images(x)}–{images(y)}" for x, y in c.observed_flips)
         sentence += f". **The cells disagree**: their order flips between {flips} images"
@@ -275,15 +358,17 @@ def transfer_phrase(value: TransferValue, level: float) -> str:
     """ "about 6.0× the images (CI 4.1–9.3×; D_T ≈ 2,300)" or "more than 12× (...)"."""
     multiplier, low, high = value.multiplier, value.low / value.size, value.high / value.size
     head = f"more than {_times(multiplier)}×" if value.more_than else f"about {_times(multiplier)}×"
-    high_text = f"more than {_times(high)}" if value.high_open else _times(high)
     dt = f"D_T > {images(value.transferred)}" if value.more_than else f"D_T ≈ {images(value.transferred)}"
+    if not np.isfinite(low):
+        return f"{head} the images (no interval: the scratch curve carries none; {dt} images)"
+    high_text = f"more than {_times(high)}" if value.high_open else _times(high)
     return f"{head} the images ({100 * level:.0f} % CI {_times(low)}–{high_text}×; {dt} images)"
 
 
 def pretraining_sentence(value: PretrainingValue, level: float) -> str:
     first = value.values[0]
     key = value.key
-    context = ", ".join(f"{k}={v}" for k, v in value.pretrained.settings.items() if k != key)
+    context = _context(value.pretrained.settings, key)
     where = f" for {context}" if context else ""
     return (
         f"At {images(first.size)} training images{where}, the {key}={value.pretrained.settings[key]} start is worth "
@@ -291,15 +376,45 @@ def pretraining_sentence(value: PretrainingValue, level: float) -> str:
     )
 
 
+def interval_words(fit: CurveFit, level: float) -> str:
+    """Which kind of interval a curve's numbers carry, or why none."""
+    if not fit.has_interval:
+        return f"no interval: {fit.interval_reason}"
+    return f"{100 * level:.0f} % CI, {fit.interval_kind}"
+
+
 def prediction_sentence(curve: Curve, level: float) -> str:
     fit = curve.fit
+    if fit.flat:
+        return (
+            f"{curve.name}: the error does not fall with the data between {images(fit.sizes.min())} and "
+            f"{images(fit.largest)} images (flat at {_percent(float(fit.law.error(fit.largest)))} %): nothing to "
+            "extrapolate."
+        )
+    test = fit.backtest
+    if test is not None and test.poor:
+        why = (
+            f"it predicts {_percent(test.predicted_error)} % at {images(test.size)} images, the runs reached "
+            f"{_percent(test.actual_error)} %" + ("" if test.covered else ", outside its interval")
+        )
+        return f"{curve.name} [{fit.form_name}]: no prediction past {images(fit.largest)} images: the backtest fails ({why})."
     doubled = EXTRAPOLATION * fit.largest
     predicted, low, high = fit.predict([doubled])
-    b_low, b_high = fit.parameter_interval("b")
+    if fit.has_interval:
+        ci = f"({100 * level:.0f} % CI {_percent(high[0])}–{_percent(low[0])}, {fit.interval_kind})"
+        b_low, b_high = fit.parameter_interval("b")
+        exponent = f"error falls as n^-{fit.law.b:.2f} (CI {b_low:.2f}–{b_high:.2f})"
+    else:
+        ci = f"({interval_words(fit, level)})"
+        exponent = f"error falls as n^-{fit.law.b:.2f}"
+    if fit.floor_identified:
+        floor = f" toward {100 * fit.law.c:.2f} %"
+    else:
+        floor = f"; these sizes do not identify the floor ({', '.join(fit.at_bound)})"
+    untested = f" Not backtested: {fit.backtest_reason}." if test is None else ""
     return (
-        f"{curve.name}: predicted accuracy with twice the data ({images(doubled)} images): {_percent(predicted[0])} % "
-        f"({100 * level:.0f} % CI {_percent(high[0])}–{_percent(low[0])}); error falls as n^-{fit.law.b:.2f} "
-        f"(CI {b_low:.2f}–{b_high:.2f}) toward {100 * fit.law.c:.2f} %."
+        f"{curve.name} [{fit.form_name}]: predicted accuracy with twice the data ({images(doubled)} images): "
+        f"{_percent(predicted[0])} % {ci}; {exponent}{floor}.{untested}"
     )
 
 
@@ -314,8 +429,28 @@ def backtest_sentence(curves: list[Curve]) -> str | None:
         f"of {100 * np.mean(divergences):.1f} % (worst {100 * max(divergences):.1f} %, {len(tested)} curves)"
     )
     if poor:
-        sentence += f"; **poor** (> 25 %): {'; '.join(poor)}"
+        shown = "; ".join(poor[:4]) + (f"; and {len(poor) - 4} more" if len(poor) > 4 else "")
+        sentence += f"; **fails** (> 25 % off, or outside its interval): {shown}"
     return sentence + "."
+
+
+def still_improving_sentence(found: list[StillImproving]) -> str | None:
+    if not found:
+        return None
+    by_curve: dict[str, list[StillImproving]] = {}
+    for cell in found:
+        by_curve.setdefault(cell.curve, []).append(cell)
+    parts = [
+        f"{name} at {', '.join(images(cell.size) for cell in cells)} images"
+        for name, cells in list(by_curve.items())[:4]
+    ]
+    more = f"; and {len(by_curve) - 4} more curves (fits.json)" if len(by_curve) > 4 else ""
+    gain = np.median([cell.gain for cell in found])
+    return (
+        f"**Still improving when training stopped** (validation accuracy up {100 * gain:.1f} points over the last "
+        f"epochs, most seeds): {'; '.join(parts)}{more}. The fits under-state what those sizes can reach: train "
+        "longer (more epochs, or budget=steps) before trusting their curves."
+    )
 
 
 def joint_sentence(joint: JointFit | str | None, level: float) -> str | None:
@@ -332,23 +467,117 @@ def joint_sentence(joint: JointFit | str | None, level: float) -> str | None:
 
 
 def answer_sentences(answers: Answers) -> list[str]:
-    """The report's "Answers": one sentence each, with numbers and intervals."""
+    """The report's "Answers": one sentence each, with numbers and intervals; with more than SUMMARY_CURVES curves,
+    a summary per key (:func:`summary_sentences`)."""
     level = answers.settings.level
     if answers.reason:
         return [answers.reason[0].upper() + answers.reason[1:] + "."]
-    lines = [crossover_sentence(pair, level) for pair in answers.pairs if pair.key not in (SEED_KEY,)]
-    lines = [line for pair, line in zip(answers.pairs, lines, strict=True) if not _is_pretraining_pair(pair)] + [
-        line for pair, line in zip(answers.pairs, lines, strict=True) if _is_pretraining_pair(pair)
-    ]
+    if len(answers.curves) > SUMMARY_CURVES:
+        return summary_sentences(answers)
+    ordered = [pair for pair in answers.pairs if not _is_pretraining_pair(pair)]
+    ordered += [pair for pair in answers.pairs if _is_pretraining_pair(pair)]
+    lines = [crossover_sentence(pair, level) for pair in ordered]
     lines += [pretraining_sentence(value, level) for value in answers.pretraining if value.values]
     lines += [prediction_sentence(curve, level) for curve in answers.curves if curve.fit is not None]
     unfitted = [f"{curve.name} ({curve.reason})" for curve in answers.curves if curve.fit is None]
     if unfitted:
         lines.append("No learning-curve fit for " + "; ".join(unfitted) + ".")
-    for sentence in (backtest_sentence(answers.curves), joint_sentence(answers.joint, level)):
+    for sentence in (
+        backtest_sentence(answers.curves),
+        still_improving_sentence(answers.still_improving),
+        joint_sentence(answers.joint, level),
+    ):
         if sentence:
             lines.append(sentence)
     return lines
+
+
+def _listing(names: list[str], shown: int = 3) -> str:
+    return "; ".join(names[:shown]) + (f"; and {len(names) - shown} more" if len(names) > shown else "")
+
+
+def summary_sentences(answers: Answers) -> list[str]:
+    """The Answers of a grid with many curves, per key, in what a person reads in a minute: the order of each key's
+    values at the largest size and the pairs whose fitted curves cross, the largest and smallest values of
+    pretraining, the predictions' range, the fits that fail. The full lists are in fits.json and the tables."""
+    level = answers.settings.level
+    fitted = [curve for curve in answers.curves if curve.fit is not None]
+    lines = [
+        f"{len(answers.curves)} curves ({len(fitted)} fitted), {len(answers.pairs)} pairs of curves that differ in "
+        "one key: a summary per key; every pair, value and prediction is in the tables below and fits.json."
+    ]
+    keys = list(dict.fromkeys(pair.key for pair in answers.pairs))
+    for key in keys:
+        pairs = [pair for pair in answers.pairs if pair.key == key]
+        crossing = [pair for pair in pairs if pair.crossover.crossings]
+        lines.append(
+            f"{key}: {_order_at_largest(answers, key)}; the fitted curves cross in {len(crossing)} of "
+            f"{len(pairs)} pairs"
+            + (f" (e.g. {_listing([_crossing_summary(pair) for pair in crossing], 2)})" if crossing else "")
+            + "."
+        )
+    values = [(value, v) for value in answers.pretraining for v in value.values]
+    if values:
+        ranked = sorted(values, key=lambda item: item[1].multiplier)
+        low, high = ranked[0], ranked[-1]
+        lines.append(
+            f"Pretraining ({len(answers.pretraining)} pretrained curves, {len(values)} cells): worth from "
+            f"{transfer_phrase(low[1], level)} ({low[0].pretrained.name} at {images(low[1].size)} images) to "
+            f"{transfer_phrase(high[1], level)} ({high[0].pretrained.name} at {images(high[1].size)} images)."
+        )
+    predicted = [
+        curve for curve in fitted if not curve.fit.flat and not (curve.fit.backtest and curve.fit.backtest.poor)
+    ]
+    if predicted:
+        at = [(curve, float(curve.fit.predict([EXTRAPOLATION * curve.fit.largest])[0][0])) for curve in predicted]
+        best = min(at, key=lambda item: item[1])
+        worst = max(at, key=lambda item: item[1])
+        lines.append(
+            f"Predicted accuracy with twice the data, {len(predicted)} curves: from {_percent(worst[1])} % "
+            f"({worst[0].name}) to {_percent(best[1])} % ({best[0].name}); intervals per curve in the fits table."
+        )
+    refused = [curve.name for curve in fitted if curve.fit.flat or (curve.fit.backtest and curve.fit.backtest.poor)]
+    if refused:
+        lines.append(f"No prediction for {len(refused)} curves (flat, or the backtest fails): {_listing(refused)}.")
+    unidentified = [curve.name for curve in fitted if not curve.fit.floor_identified]
+    if unidentified:
+        lines.append(f"The sizes do not identify the floor of {len(unidentified)} curves: {_listing(unidentified)}.")
+    unfitted = [f"{curve.name} ({curve.reason})" for curve in answers.curves if curve.fit is None]
+    if unfitted:
+        lines.append(f"No learning-curve fit for {len(unfitted)} curves: {_listing(unfitted)}.")
+    for sentence in (
+        backtest_sentence(answers.curves),
+        still_improving_sentence(answers.still_improving),
+        joint_sentence(answers.joint, level),
+    ):
+        if sentence:
+            lines.append(sentence)
+    return lines
+
+
+def _crossing_summary(pair: CurvePair) -> str:
+    context = _context(pair.a.settings, pair.key)
+    sizes = ", ".join(images(c.size) for c in pair.crossover.crossings)
+    return (
+        f"{pair.a.settings[pair.key]} and {pair.b.settings[pair.key]}"
+        + (f" ({context})" if context else "")
+        + (f" at about {sizes} images")
+    )
+
+
+def _order_at_largest(answers: Answers, key: str) -> str:
+    """The key's values ordered by mean test accuracy at each curve's largest size, averaged over the other keys."""
+    accuracy: dict[str, list[float]] = {}
+    for curve in answers.curves:
+        if key not in curve.settings:
+            continue
+        largest = curve.runs[SIZE_COLUMN].max()
+        accuracy.setdefault(curve.settings[key], []).append(
+            float(1 - curve.runs.loc[curve.runs[SIZE_COLUMN] == largest, ERROR_COLUMN].mean())
+        )
+    ranked = sorted(accuracy, key=lambda value: -np.mean(accuracy[value]))
+    shown = ranked if len(ranked) <= 6 else [*ranked[:3], "…", *ranked[-2:]]
+    return "at the largest size, by mean test accuracy: " + " > ".join(shown)
 
 
 def _is_pretraining_pair(pair: CurvePair) -> bool:
@@ -375,12 +604,22 @@ def curve_rows(answers: Answers) -> list[dict]:
             low, high = fit.parameter_interval(name) if fit else (None, None)
             row[name] = _finite(getattr(fit.law, name)) if fit else None
             row[f"{name}_low"], row[f"{name}_high"] = _finite(low), _finite(high)
+        row["form_name"] = fit.form_name if fit else ""
+        for name in ("alpha", "e0"):
+            value = named(fit.law.form, fit.law.theta[None, :], name)[0] if fit else None
+            row[name] = _finite(value)
+        row["interval"] = (fit.interval_kind or "") if fit else ""
+        row["interval_reason"] = (fit.interval_reason or "") if fit else ""
+        row["at_bound"] = "; ".join(fit.at_bound) if fit else ""
+        row["flat"] = fit.flat if fit else None
         test = fit.backtest if fit else None
         row["backtest_size"] = test.size if test else None
         row["backtest_predicted_error"] = test.predicted_error if test else None
         row["backtest_low"], row["backtest_high"] = (test.low, test.high) if test else (None, None)
         row["backtest_actual_error"] = test.actual_error if test else None
         row["backtest_divergence"] = test.divergence if test else None
+        row["backtest_covered"] = test.covered if test else None
+        row["backtest_poor"] = test.poor if test else None
         row["backtest_reason"] = (fit.backtest_reason or "") if fit else ""
         rows.append(row)
     return rows
@@ -395,6 +634,9 @@ def fits_payload(answers: Answers) -> dict:
             "resamples": settings.resamples,
             "fit_resamples": settings.fit_resamples,
             "bootstrap_seed": settings.seed,
+            "curve_form": settings.form,
+            "fit_resamples_used": answers.fit_resamples,
+            "multiplicity": MULTIPLICITY_METHOD,
         },
         "size_key": answers.size_key,
         "reason": answers.reason,
@@ -412,6 +654,9 @@ def fits_payload(answers: Answers) -> dict:
                 "a_ahead_before": pair.crossover.a_ahead_before,
                 "observed_flips": pair.crossover.observed_flips,
                 "consistent_with_cells": pair.crossover.consistent,
+                "crossings": [
+                    {"size": c.size, "ci": [c.ci_low, c.ci_high], "share": c.share} for c in pair.crossover.crossings
+                ],
             }
             for pair in answers.pairs
         ],
@@ -458,8 +703,14 @@ def fits_payload(answers: Answers) -> dict:
                 "ci": [c.difference.interval.low, c.difference.interval.high],
                 "seeds": c.difference.interval.count,
                 "probability_a_higher": c.difference.probability_a_higher,
+                "p_value": c.p_value,
+                "p_holm": c.p_adjusted,
             }
             for c in answers.comparisons
+        ],
+        "still_improving": [
+            {"curve": cell.curve, "size": cell.size, "rising_runs": cell.rising, "runs": cell.runs, "gain": cell.gain}
+            for cell in answers.still_improving
         ],
         "excluded": [
             {"run_dir": row.run_dir, "status": row.status, "error": row.error}

@@ -9,16 +9,13 @@ import os
 from pathlib import Path
 
 from scalegrid.analysis import plots
+from scalegrid.analysis.answer_tables import answer_sections
 from scalegrid.analysis.answers import (
-    Answers,
     AnswerSettings,
     answer_grid,
-    answer_sentences,
     cell_intervals,
     curve_rows,
     fits_payload,
-    images,
-    transfer_phrase,
 )
 from scalegrid.analysis.figure_layout import choose_layout
 from scalegrid.analysis.grid_frame import runs_frame
@@ -31,8 +28,6 @@ from scalegrid.analysis.grid_table import (
     table_rows,
     varying_settings,
 )
-from scalegrid.analysis.scaling_fits import EXTRAPOLATION
-from scalegrid.analysis.uncertainty import FEW_SEEDS
 from scalegrid.contract.atomic_files import write_atomic
 from scalegrid.contract.results import write_json_atomic
 
@@ -98,9 +93,6 @@ def _summary_table(cells: list[Cell], keys: list[str], settings: list[str], inte
     return "\n".join(lines)
 
 
-EXTRAPOLATION_TEXT = f"{EXTRAPOLATION:g}×"
-
-
 def _analysis_links(runs: list, grid_dir: Path, out: Path) -> list[str]:
     """Links to what src/eval.py and src/visualize.py wrote into runs of the grid (nothing when they were not run)."""
     lines = []
@@ -145,95 +137,8 @@ def answer_settings(runs: list) -> AnswerSettings:
         resamples=int(stored.get("resamples", defaults.resamples)),
         fit_resamples=int(stored.get("fit_resamples", defaults.fit_resamples)),
         seed=int(stored.get("bootstrap_seed", defaults.seed)),
+        form=str(stored.get("curve_form", defaults.form)),
     )
-
-
-def _answer_sections(answers: Answers) -> list[str]:
-    level = answers.settings.level
-    lines = ["## Answers", ""]
-    lines += [f"- {sentence}" for sentence in answer_sentences(answers)]
-    lines += [
-        "",
-        f"Intervals are {100 * level:.0f} % percentile bootstraps ({answers.settings.resamples:,} resamples "
-        f"of the seeds for means, {answers.settings.fit_resamples:,} refits for curves); † marks fewer than "
-        f"{FEW_SEEDS} seeds. Fits: [fits.json](fits.json), [fits.csv](fits.csv).",
-        "",
-    ]
-    fitted = [curve for curve in answers.curves if curve.fit is not None]
-    if fitted:
-        lines += ["## Learning-curve fits (test error = c + a·n^-b)", ""]
-        lines += [
-            "| curve | form | sizes | runs | a | b (CI) | c % (CI) | backtest: largest size | predicted error % (CI) | actual % | divergence |"
-        ]
-        lines += ["|" + " --- |" * 11]
-        for curve in fitted:
-            fit = curve.fit
-            b_low, b_high = fit.parameter_interval("b")
-            c_low, c_high = fit.parameter_interval("c")
-            test = fit.backtest
-            backtest = (
-                [
-                    images(test.size),
-                    f"{100 * test.predicted_error:.2f} ({100 * test.low:.2f}–{100 * test.high:.2f})",
-                    f"{100 * test.actual_error:.2f}",
-                    f"{100 * test.divergence:.1f} %" + (" **poor**" if test.poor else ""),
-                ]
-                if test
-                else [fit.backtest_reason or "—", "—", "—", "—"]
-            )
-            lines.append(
-                "| "
-                + " | ".join(
-                    [
-                        curve.name,
-                        fit.form,
-                        str(len(fit.sizes)),
-                        str(fit.runs),
-                        f"{fit.law.a:.3g}",
-                        f"{fit.law.b:.3f} ({b_low:.3f}–{b_high:.3f})",
-                        f"{100 * fit.law.c:.2f} ({100 * c_low:.2f}–{100 * c_high:.2f})",
-                        *backtest,
-                    ]
-                )
-                + " |"
-            )
-        lines.append("")
-    if answers.pretraining:
-        lines += ["## What pretraining is worth (effective data transferred)", ""]
-        lines += [
-            "| pretrained curve | against | training images n | pretrained acc (%) | effective scratch size n_eff | worth |"
-        ]
-        lines += ["|" + " --- |" * 6]
-        for value in answers.pretraining:
-            for v in value.values:
-                effective = f"more than {images(v.limit)}" if v.more_than else images(v.effective)
-                lines.append(
-                    f"| {value.pretrained.name} | {value.scratch.name} | {images(v.size)} | "
-                    f"{100 * (1 - v.pretrained_error):.2f} | {effective} | {transfer_phrase(v, level)} |"
-                )
-        lines += [
-            "",
-            f"A value past {EXTRAPOLATION_TEXT} the scratch curve's largest size, or an error below its "
-            'asymptote, is given as a lower bound ("more than").',
-            "",
-        ]
-    if answers.comparisons:
-        lines += ["## Paired comparisons (same seeds, splits and data order)", ""]
-        lines += ["| differs in | A | B | other settings | seeds | test acc A − B (points) | CI | P(A > B) |"]
-        lines += ["|" + " --- |" * 8]
-        for c in answers.comparisons:
-            interval = c.difference.interval
-            ci = "—" if interval.low is None else f"{100 * interval.low:+.2f} to {100 * interval.high:+.2f}"
-            probability = (
-                "—" if c.difference.probability_a_higher is None else f"{c.difference.probability_a_higher:.2f}"
-            )
-            others = ", ".join(f"{k}={v}" for k, v in c.settings.items()) or "—"
-            lines.append(
-                f"| {c.key} | {c.a} | {c.b} | {others} | {interval.count}{' †' if interval.few_seeds else ''} | "
-                f"{100 * interval.mean:+.2f} | {ci} | {probability} |"
-            )
-        lines.append("")
-    return lines
 
 
 def report_notes(runs: list) -> list[str]:
@@ -295,7 +200,7 @@ def build_report(
         + f"{sum(r.status == 'unfinished' for r in runs)} unfinished; "
         f"{len(missing)} expected runs missing." + (" **This grid is partial.**" if failed or missing else ""),
         "",
-        *_answer_sections(answers),
+        *answer_sections(answers),
         "## Test accuracy per cell (mean ± std over seeds)",
         "",
         _summary_table(

@@ -1,33 +1,50 @@
-"""Learning-curve fits and what they answer: error(n) = c + a·n^-b, its bootstrap, backtest, inverse and crossings.
+"""Learning-curve fits and what they answer: the error at n training images, its bootstrap, backtest, inverse and
+crossings.
 
-Pure functions over arrays of runs (training-set size, test error), fitted with ``scipy.optimize.least_squares``
-under bounds (a > 0, b > 0, c >= 0) on the errors themselves (a seed's noise is additive; on log errors the
-intervals of 3-seed grids covered the truth less often). Uncertainty comes
-from a bootstrap that resamples the runs within each size and refits; every answer carries that interval.
+Pure functions over arrays of runs (training-set size, test error). The laws and the least-squares fit on the log of
+the error are :mod:`scalegrid.analysis.curve_forms` (M1-M4 of Alabdulmohsin et al. 2022); :func:`choose_form` is the
+one rule that picks a curve's law. Uncertainty comes from refits of resampled runs, and says which kind it is:
 
-- :func:`fit_curve`: one curve (>= 4 sizes): the fit, intervals on a, b, c and on predictions, the backtest.
+- at least 2 runs at every size: the runs are resampled within each size, spread restored to a fresh draw's
+  (:func:`within_group_resamples`);
+- one run at some size: a residual bootstrap over the curve: the fit's log residuals, scaled by sqrt(N / (N - P)) for
+  N runs and P free parameters, are drawn with replacement onto the fitted curve (:func:`residual_resamples`); with
+  fewer than P + 2 runs there is nothing to resample and the fit carries no interval, with the reason.
+
+Every interval is widened, where needed, to hold its own point estimate (a skewed refit distribution can put the
+point outside its percentiles), and an interval of zero width is reported as none.
+
+- :func:`fit_curve`: one curve (>= 4 sizes): the fit, intervals on its parameters and predictions, the backtest.
 - :func:`fit_joint`: error(n, m) = c + a·n^-alpha + b·m^-beta over model sizes m (>= 3 of them).
 - :func:`effective_data`: the scratch curve's inverse at a pretrained cell's error (Hernandez et al. 2021's D_T).
-- :func:`find_crossover`: where two fitted curves cross, or the sign they keep.
+- :func:`find_crossover`: every crossing of two fitted curves, or the sign they keep.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
 from scipy import optimize
 
+from scalegrid.analysis.curve_forms import ERROR_FLOOR, FORMS, M2, M4, Form, at_bound, fit_best, fit_many, predict
+
 MIN_SIZES = 4  # a 3-parameter curve needs at least this many distinct sizes
+M4_MIN_SIZES = 6  # M4 (4 free parameters with a known guess error) is chosen from this many sizes on
 BACKTEST_MIN_SIZES = 5  # the backtest refits on all sizes but the largest: MIN_SIZES must remain
 POOR_BACKTEST = 0.25  # a relative divergence of the held-out error above this marks the fit as poor
 EXTRAPOLATION = 2.0  # predictions, crossovers and effective sizes are trusted up to this factor past the largest size
-ERROR_FLOOR = 1e-6  # a perfect run's error, for the log
+REFIT_EVALUATIONS = 40  # a bootstrap refit starts at the point estimate: at most this many solver evaluations
+FLAT = 1e-4  # a fitted curve whose error changes less than this over the measured sizes is flat
+WITHIN_SIZES = "within-size bootstrap"
+RESIDUAL = "residual bootstrap"
+FORM_CHOICES = ("auto", *FORMS)  # runtime.report.curve_form
 
 
 @dataclass(frozen=True)
 class PowerLaw:
-    """error(n) = c + a·n^-b."""
+    """error(n) = c + a·n^-b (M2's law with its parameters named; a curve of known truth in tests)."""
 
     a: float
     b: float
@@ -36,45 +53,116 @@ class PowerLaw:
     def error(self, n):
         return self.c + self.a * np.power(np.asarray(n, dtype=float), -self.b)
 
+
+@dataclass(frozen=True)
+class Law:
+    """A fitted law: its form and natural parameters (see curve_forms), with a, b, c named alike for every form:
+    a the multiplier, b the exponent, c the floor the error tends to (0 for M1; a·γ^b for M3)."""
+
+    form: Form
+    theta: np.ndarray
+
+    def error(self, n):
+        n = np.asarray(n, dtype=float)
+        return predict(self.form, self.theta, n.ravel())[0].reshape(n.shape)
+
+    @property
+    def a(self) -> float:
+        return float(named(self.form, self.theta[None, :], "a")[0])
+
+    @property
+    def b(self) -> float:
+        return float(named(self.form, self.theta[None, :], "b")[0])
+
+    @property
+    def c(self) -> float:
+        return float(named(self.form, self.theta[None, :], "c")[0])
+
     def size_for(self, error: float) -> float:
-        """The size n at which the curve reaches ``error``; inf at or below the asymptote c."""
-        if error <= self.c:
-            return float("inf")
-        return float((self.a / (error - self.c)) ** (1.0 / self.b))
+        """The size n at which the curve reaches ``error``; inf at or below the floor c."""
+        return float(sizes_for(self.form, self.theta[None, :], np.array([error]))[0])
 
 
-def _fit(sizes: np.ndarray, errors: np.ndarray, saturating: bool, start: np.ndarray | None = None) -> np.ndarray | None:
-    """Least squares on log error; returns (a, b, c) or None when the optimiser fails."""
-    log_n = np.log(sizes)
-    top = float(np.max(errors))
-    if start is None:
-        c0 = 0.5 * float(np.min(errors)) if saturating else 0.0
-        slope, intercept = np.polyfit(log_n, np.log(np.maximum(errors - c0, ERROR_FLOOR)), 1)
-        start = np.array([intercept, float(np.clip(-slope, 0.05, 3.0)), c0])
-    else:
-        start = np.array([np.log(max(start[0], 1e-300)), start[1], start[2]])
-    lower, upper = [-50.0, 1e-3, 0.0], [50.0, 5.0, max(top, ERROR_FLOOR)]
-    start = np.clip(start, np.array(lower) + 1e-9, np.array(upper) - 1e-9)
-
-    def residuals(theta):
-        c = theta[2] if saturating else 0.0
-        return c + np.exp(theta[0] - theta[1] * log_n) - errors
-
-    if saturating:
-        solution = optimize.least_squares(residuals, start, bounds=(lower, upper), method="trf")
-        theta = solution.x
-    else:
-        solution = optimize.least_squares(residuals, start[:2], bounds=(lower[:2], upper[:2]), method="trf")
-        theta = np.append(solution.x, 0.0)
-    if not solution.success or not np.all(np.isfinite(theta)):
-        return None
-    return np.array([np.exp(theta[0]), theta[1], theta[2]])
+def named(form: Form, theta: np.ndarray, name: str) -> np.ndarray:
+    """Parameter ``name`` (a, b, c, alpha, e0) of each row of ``theta`` (R x P); NaN where the form has none."""
+    column = {p: i for i, p in enumerate(form.parameters)}
+    rows = theta.shape[0]
+    if name == "a":
+        return np.exp(theta[:, column["log_a"]])
+    if name == "b":
+        return theta[:, column["b"]]
+    if name == "c":
+        if "c" in column:
+            return theta[:, column["c"]]
+        if "log_gamma" in column:
+            return np.exp(theta[:, column["log_a"]] + theta[:, column["b"]] * theta[:, column["log_gamma"]])
+        return np.zeros(rows)
+    return theta[:, column[name]] if name in column else np.full(rows, np.nan)
 
 
-def fit_power_law(sizes, errors, saturating: bool = True) -> PowerLaw | None:
-    """The least-squares curve through runs (one size and error each); None when the optimiser fails."""
-    params = _fit(np.asarray(sizes, dtype=float), np.asarray(errors, dtype=float), saturating)
-    return None if params is None else PowerLaw(*params)
+def sizes_for(form: Form, theta: np.ndarray, errors: np.ndarray) -> np.ndarray:
+    """For each row of ``theta`` (R x P), the size at which it reaches ``errors[row]`` (closed-form inverse of every
+    form); inf at or below the floor, NaN for a failed row."""
+    a, b, c = (named(form, theta, name) for name in "abc")
+    errors = np.asarray(errors, dtype=float)
+    with np.errstate(all="ignore"):
+        if form.name == "M3":
+            inverse = (errors / a) ** (1.0 / b) - np.exp(theta[:, 1])
+            size = np.where(inverse > 0, 1.0 / inverse, np.inf)
+        elif form is M4:
+            alpha, e0 = theta[:, 1], theta[:, 4]
+            size = np.where(
+                (errors > c) & (errors < e0), (a * (e0 - errors) ** alpha / (errors - c)) ** (1.0 / b), np.inf
+            )
+            size = np.where(errors >= e0, 0.0, size)
+        else:
+            size = np.where(errors > c, (a / (errors - c)) ** (1.0 / b), np.inf)
+    return np.where(np.isfinite(a), size, np.nan)
+
+
+def choose_form(distinct_sizes: int, requested: str = "auto") -> Form:
+    """The law a curve is fitted with. ``auto`` (the default): M4 from M4_MIN_SIZES distinct sizes on, M2 below.
+    M4 extrapolated best on the public benchmark (bench/scaling_benchmark.py: at or below the best published
+    estimator in every family); with fewer sizes its four free parameters are not identified and M2 is used."""
+    if requested != "auto":
+        return FORMS[requested]
+    return M4 if distinct_sizes >= M4_MIN_SIZES else M2
+
+
+def within_group_resamples(groups: np.ndarray, values: np.ndarray, resamples: int, rng: np.random.Generator):
+    """Rows (resamples x runs) of the runs drawn with replacement within each group (as many as it has), each spread
+    about its group's mean by sqrt(k / (k - 1)) for k runs: a plain bootstrap of k runs has (k - 1) / k of the
+    variance of a fresh set of k (2/3 with 3 seeds), which makes intervals too narrow; this restores it (Davison &
+    Hinkley 1997, the adjusted residuals of section 3.3)."""
+    index = resample_within_sizes(groups, resamples, rng)
+    means = np.zeros_like(values)
+    factor = np.ones_like(values)
+    for group in np.unique(groups):
+        members = groups == group
+        means[members] = values[members].mean()
+        count = int(members.sum())
+        factor[members] = np.sqrt(count / (count - 1)) if count > 1 else 1.0
+    return means[index] + factor[index] * (values[index] - means[index])
+
+
+def residual_resamples(fitted: np.ndarray, observed: np.ndarray, free: int, resamples: int, rng: np.random.Generator):
+    """Rows (resamples x runs) of the fitted errors times exp(a log residual drawn with replacement), the centred log
+    residuals scaled by sqrt(N / (N - free)) so that their spread is the noise's, not the fit's remainder."""
+    residuals = np.log(np.maximum(observed, ERROR_FLOOR)) - np.log(np.maximum(fitted, ERROR_FLOOR))
+    residuals = (residuals - residuals.mean()) * np.sqrt(observed.size / max(observed.size - free, 1))
+    draws = residuals[rng.integers(0, residuals.size, size=(resamples, residuals.size))]
+    return fitted[None, :] * np.exp(draws)
+
+
+def refit_each(resampled: np.ndarray, refit: Callable[[np.ndarray], np.ndarray | None], width: int) -> np.ndarray:
+    """Each row of ``resampled`` refitted: rows of parameters, NaN where a refit failed. Shared by every bootstrap
+    here (curves and the joint fit)."""
+    samples = np.full((resampled.shape[0], width), np.nan)
+    for row, values in enumerate(resampled):
+        params = refit(values)
+        if params is not None:
+            samples[row] = params
+    return samples
 
 
 def resample_within_sizes(sizes: np.ndarray, resamples: int, rng: np.random.Generator) -> np.ndarray:
@@ -84,6 +172,16 @@ def resample_within_sizes(sizes: np.ndarray, resamples: int, rng: np.random.Gene
         members = np.flatnonzero(sizes == size)
         rows[:, members] = members[rng.integers(0, members.size, size=(resamples, members.size))]
     return rows
+
+
+def _quantiles(values: np.ndarray, level: float, point: float) -> tuple[float, float]:
+    """The percentile interval of ``values`` at ``level``, widened to hold ``point``; NaN when none."""
+    finite = values[np.isfinite(values)]
+    if finite.size == 0 or not np.isfinite(point):
+        return float("nan"), float("nan")
+    tail = (1 - level) / 2
+    low, high = np.quantile(finite, [tail, 1 - tail])
+    return float(min(low, point)), float(max(high, point))
 
 
 @dataclass
@@ -102,121 +200,183 @@ class Backtest:
         return abs(self.predicted_error - self.actual_error) / max(self.actual_error, ERROR_FLOOR)
 
     @property
-    def poor(self) -> bool:
-        return self.divergence > POOR_BACKTEST
+    def covered(self) -> bool:
+        """The held-out error lies inside the refitted curve's interval (a fit without an interval is not judged)."""
+        if not (np.isfinite(self.low) and np.isfinite(self.high)):
+            return True
+        return self.low <= self.actual_error <= self.high
 
     @property
-    def covered(self) -> bool:
-        return self.low <= self.actual_error <= self.high
+    def poor(self) -> bool:
+        """Fails: diverges by more than POOR_BACKTEST, or the held-out error lies outside the refit's interval."""
+        return self.divergence > POOR_BACKTEST or not self.covered
 
 
 @dataclass
 class CurveFit:
-    """A fitted learning curve with bootstrap samples of its parameters (rows of a, b, c; NaN where a refit failed)."""
+    """A fitted learning curve with bootstrap samples of its parameters (R x P natural parameters of its form; NaN
+    where a refit failed; None when it carries no interval, ``interval_reason`` says why)."""
 
-    law: PowerLaw
-    form: str  # "c + a·n^-b" or "a·n^-b" (the fallback when the saturating fit fails)
+    law: Law
+    form: str  # the law in words, e.g. "M4: (ε − c)/(ε0 − ε)^α = a·n^-b"
     sizes: np.ndarray  # the distinct sizes measured
     mean_errors: np.ndarray  # the mean error at each of them
-    samples: np.ndarray
+    samples: np.ndarray | None
     level: float
     backtest: Backtest | None = None
     backtest_reason: str | None = None
     runs: int = 0
+    interval_kind: str | None = None  # WITHIN_SIZES or RESIDUAL; None: no interval
+    interval_reason: str | None = None
+    at_bound: list[str] = field(default_factory=list)  # parameters that ended on a bound, in words
 
     @property
     def largest(self) -> float:
         return float(self.sizes.max())
 
-    def _quantiles(self, values: np.ndarray) -> tuple[float, float]:
-        tail = (1 - self.level) / 2
-        finite = values[np.isfinite(values)]
-        if finite.size == 0:
-            return float("nan"), float("nan")
-        return float(np.quantile(finite, tail)), float(np.quantile(finite, 1 - tail))
+    @property
+    def form_name(self) -> str:
+        return self.law.form.name
+
+    @property
+    def has_interval(self) -> bool:
+        return self.samples is not None
+
+    @property
+    def flat(self) -> bool:
+        """The fitted error hardly changes over the measured sizes: nothing to extrapolate."""
+        ends = self.law.error(np.array([self.sizes.min(), self.largest]))
+        return bool(abs(ends[0] - ends[1]) < FLAT)
+
+    @property
+    def floor_identified(self) -> bool:
+        return not any(note.startswith("floor") for note in self.at_bound)
 
     def parameter_interval(self, name: str) -> tuple[float, float]:
-        return self._quantiles(self.samples[:, "abc".index(name)])
+        point = float(named(self.law.form, self.law.theta[None, :], name)[0])
+        if self.samples is None:
+            return float("nan"), float("nan")
+        return _quantiles(named(self.law.form, self.samples, name), self.level, point)
 
     def sample_errors(self, n) -> np.ndarray:
-        """Bootstrap predictions (resamples x len(n))."""
+        """Bootstrap predictions (resamples x len(n)); an empty array without an interval."""
         n = np.atleast_1d(np.asarray(n, dtype=float))
-        a, b, c = (self.samples[:, i : i + 1] for i in range(3))
-        return c + a * np.power(n[None, :], -b)
+        if self.samples is None:
+            return np.empty((0, n.size))
+        return predict(self.law.form, self.samples, n)
 
     def predict(self, n) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """The fitted error at each n and its bootstrap interval (low, high)."""
+        """The fitted error at each n and its bootstrap interval (low, high), which holds the fitted error; NaN
+        bounds without an interval."""
         n = np.atleast_1d(np.asarray(n, dtype=float))
-        tail = (1 - self.level) / 2
+        point = self.law.error(n)
         draws = self.sample_errors(n)
         ok = np.isfinite(draws).all(axis=1)
-        low, high = np.quantile(draws[ok], [tail, 1 - tail], axis=0) if ok.any() else (n * np.nan, n * np.nan)
-        return self.law.error(n), low, high
+        if not ok.any():
+            return point, n * np.nan, n * np.nan
+        tail = (1 - self.level) / 2
+        low, high = np.quantile(draws[ok], [tail, 1 - tail], axis=0)
+        return point, np.minimum(low, point), np.maximum(high, point)
 
 
-def inflated_resamples(sizes: np.ndarray, values: np.ndarray, index: np.ndarray) -> np.ndarray:
-    """Resampled runs spread about their size's mean by sqrt(k / (k - 1)) for k runs of that size: a plain
-    bootstrap of k runs has (k - 1) / k of the variance of a fresh set of k (2/3 with 3 seeds), which makes
-    intervals too narrow; this restores it (Davison & Hinkley 1997, the adjusted residuals of section 3.3)."""
-    means = np.zeros_like(values)
-    factor = np.ones_like(values)
-    for size in np.unique(sizes):
-        members = sizes == size
-        means[members] = values[members].mean()
-        count = int(members.sum())
-        factor[members] = np.sqrt(count / (count - 1)) if count > 1 else 1.0
-    return means[index] + factor[index] * (values[index] - means[index])
+def _fit_law(form: Form, sizes, errors, guess_error, start=None, ceiling: float | None = None) -> np.ndarray | None:
+    """The form's parameters through the runs by least squares on log error (curve_forms.fit_many): from the
+    form's multiple starts, or from ``start`` alone (a bootstrap refit near the point estimate)."""
+    if start is None:
+        theta, _ = fit_best(form, sizes, errors, guess_error, ceiling=ceiling)
+        return theta
+    theta, cost = fit_many(
+        form, sizes, errors[None, :], start[None, :], guess_error, ceiling=ceiling, evaluations=REFIT_EVALUATIONS
+    )
+    return theta[0] if np.isfinite(cost[0]) else None
 
 
-def _bootstrap_fits(
-    sizes: np.ndarray, errors: np.ndarray, saturating: bool, start: np.ndarray, resamples: int, seed: int
-) -> np.ndarray:
+def _free_parameters(form: Form, guess_error: float | None) -> int:
+    return form.size - (1 if form is M4 and guess_error is not None else 0)
+
+
+def _bootstrap(
+    form: Form, sizes: np.ndarray, errors: np.ndarray, theta: np.ndarray, guess_error, level, resamples, seed
+) -> tuple[np.ndarray | None, str | None, str | None]:
+    """(samples, kind, reason): refits of resampled runs, or None and why there is no interval."""
     rng = np.random.default_rng(seed)
-    samples = np.full((resamples, 3), np.nan)
-    for row, index in enumerate(resample_within_sizes(sizes, resamples, rng)):
-        params = _fit(sizes[index], inflated_resamples(sizes, errors, index), saturating, start)
-        if params is not None:
-            samples[row] = params
-    return samples
+    counts = np.array([np.sum(sizes == size) for size in np.unique(sizes)])
+    free = _free_parameters(form, guess_error)
+    if counts.min() >= 2:
+        kind = WITHIN_SIZES
+        resampled = within_group_resamples(sizes, errors, resamples, rng)
+    else:
+        kind = RESIDUAL
+        if errors.size < free + 2:
+            return (
+                None,
+                None,
+                (
+                    f"one run at some size and {errors.size} runs in all: a residual bootstrap of a curve with {free} "
+                    f"free parameters needs at least {free + 2}"
+                ),
+            )
+        resampled = residual_resamples(predict(form, theta, sizes)[0], errors, free, resamples, rng)
+    samples = refit_each(
+        np.maximum(resampled, ERROR_FLOOR), lambda row: _fit_law(form, sizes, row, guess_error, theta), form.size
+    )
+    spread = np.nanstd(predict(form, samples, np.unique(sizes)), axis=0) if np.isfinite(samples).any() else [0.0]
+    if np.nanmax(spread) < 1e-9:
+        return None, None, "every refit gave the same curve (the runs leave no noise to resample)"
+    return samples, kind, None
 
 
-def _fit_with_fallback(sizes: np.ndarray, errors: np.ndarray) -> tuple[np.ndarray, bool] | None:
-    params = _fit(sizes, errors, saturating=True)
-    if params is not None:
-        return params, True
-    params = _fit(sizes, errors, saturating=False)
-    return None if params is None else (params, False)
-
-
-def fit_curve(sizes, errors, level: float = 0.95, resamples: int = 1000, seed: int = 0) -> CurveFit | str:
-    """Fit one learning curve through its runs (``sizes[i]`` images, ``errors[i]`` test error); the reason as a
-    string when it cannot be fitted (too few sizes, the optimiser failed)."""
+def fit_curve(
+    sizes,
+    errors,
+    level: float = 0.95,
+    resamples: int = 1000,
+    seed: int = 0,
+    form: str = "auto",
+    guess_error: float | None = None,
+) -> CurveFit | str:
+    """Fit one learning curve through its runs (``sizes[i]`` images, ``errors[i]`` test error) with the law
+    :func:`choose_form` picks (``form``: auto, M1, M2, M3 or M4; ``guess_error``: the error of a guess, M4's ε0,
+    1 when not known);
+    the reason as a string when it cannot be fitted (too few sizes, the optimiser failed)."""
     sizes, errors = np.asarray(sizes, dtype=float), np.asarray(errors, dtype=float)
     keep = np.isfinite(sizes) & np.isfinite(errors) & (sizes > 0)
-    sizes, errors = sizes[keep], errors[keep]
+    sizes, errors = sizes[keep], np.maximum(errors[keep], ERROR_FLOOR)
     distinct = np.unique(sizes)
     if distinct.size < MIN_SIZES:
-        return f"{distinct.size} training-set sizes; a curve c + a·n^-b needs at least {MIN_SIZES}"
-    fitted = _fit_with_fallback(sizes, errors)
-    if fitted is None:
-        return "the least-squares fit did not converge"
-    params, saturating = fitted
-    samples = _bootstrap_fits(sizes, errors, saturating, params, resamples, seed)
+        return f"{distinct.size} training-set sizes; a learning curve needs at least {MIN_SIZES}"
+    law_form = choose_form(distinct.size, form)
+    if guess_error is None:  # an error rate: M4's ε0 is at most 1 (always wrong); held there, as a free ε0 that
+        guess_error = 1.0  # α = 0 leaves unidentified slows every refit tenfold
+    theta = _fit_law(law_form, sizes, errors, guess_error)
+    if theta is None:
+        return f"the least-squares fit of {law_form.name} did not converge"
+    samples, kind, reason = _bootstrap(law_form, sizes, errors, theta, guess_error, level, resamples, seed)
     means = np.array([errors[sizes == size].mean() for size in distinct])
     curve = CurveFit(
-        PowerLaw(*params), "c + a·n^-b" if saturating else "a·n^-b", distinct, means, samples, level, runs=sizes.size
+        Law(law_form, theta),
+        f"{law_form.name}: {law_form.formula}",
+        distinct,
+        means,
+        samples,
+        level,
+        runs=sizes.size,
+        interval_kind=kind,
+        interval_reason=reason,
+        at_bound=at_bound(law_form, theta, errors),
     )
     if distinct.size < BACKTEST_MIN_SIZES:
         curve.backtest_reason = f"{distinct.size} sizes; leaving the largest out needs at least {BACKTEST_MIN_SIZES}"
         return curve
     held_out = sizes == distinct[-1]
-    rest = _fit_with_fallback(sizes[~held_out], errors[~held_out])
-    if rest is None:
+    rest_theta = _fit_law(law_form, sizes[~held_out], errors[~held_out], guess_error)
+    if rest_theta is None:
         curve.backtest_reason = "the fit without the largest size did not converge"
         return curve
-    rest_params, rest_saturating = rest
-    rest_samples = _bootstrap_fits(sizes[~held_out], errors[~held_out], rest_saturating, rest_params, resamples, seed)
-    partial = CurveFit(PowerLaw(*rest_params), "", distinct[:-1], means[:-1], rest_samples, level)
+    rest_samples, _, _ = _bootstrap(
+        law_form, sizes[~held_out], errors[~held_out], rest_theta, guess_error, level, resamples, seed
+    )
+    partial = CurveFit(Law(law_form, rest_theta), "", distinct[:-1], means[:-1], rest_samples, level)
     predicted, low, high = partial.predict([distinct[-1]])
     curve.backtest = Backtest(float(distinct[-1]), float(predicted[0]), float(low[0]), float(high[0]), float(means[-1]))
     return curve
@@ -249,19 +409,22 @@ class TransferValue:
 
 def effective_data(scratch: CurveFit, size: float, pretrained_errors, seed: int = 0) -> TransferValue:
     """n_eff for the pretrained runs at ``size`` (their test errors): the point at the mean error, the interval from
-    the scratch curve's bootstrap refits paired with resampled pretrained runs."""
+    the scratch curve's bootstrap refits paired with resampled pretrained runs (NaN bounds when the scratch curve
+    carries no interval)."""
     errors = np.asarray(pretrained_errors, dtype=float)
     limit = EXTRAPOLATION * scratch.largest
     mean_error = float(errors.mean())
     point = scratch.law.size_for(mean_error)
-    rng = np.random.default_rng(seed)
-    draws = errors[rng.integers(0, errors.size, size=(scratch.samples.shape[0], errors.size))].mean(axis=1)
-    a, b, c = scratch.samples.T
-    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        effective = np.where(draws > c, (a / (draws - c)) ** (1.0 / b), np.inf)
-    effective = effective[np.isfinite(a)]
-    tail = (1 - scratch.level) / 2
-    low, high = np.quantile(effective, [tail, 1 - tail]) if effective.size else (np.nan, np.nan)
+    low = high = float("nan")
+    if scratch.samples is not None:
+        rng = np.random.default_rng(seed)
+        draws = errors[rng.integers(0, errors.size, size=(scratch.samples.shape[0], errors.size))].mean(axis=1)
+        effective = sizes_for(scratch.law.form, scratch.samples, draws)
+        effective = effective[~np.isnan(effective)]
+        if effective.size:
+            tail = (1 - scratch.level) / 2
+            low, high = (float(q) for q in np.quantile(effective, [tail, 1 - tail]))
+            low, high = min(low, point), max(high, point)
     more_than = not np.isfinite(point) or point > limit
     return TransferValue(
         float(size),
@@ -276,83 +439,111 @@ def effective_data(scratch: CurveFit, size: float, pretrained_errors, seed: int 
 
 
 @dataclass
+class Crossing:
+    """One size where two fitted curves cross, with the interval of the refits' crossing nearest to it."""
+
+    size: float
+    ci_low: float | None
+    ci_high: float | None
+    share: float  # of the refits, the share with a crossing in this crossing's stretch of sizes
+
+
+@dataclass
 class Crossover:
-    """Where curve A's error falls below (or rises above) curve B's, between ``low`` and ``high`` images."""
+    """Where curve A's error falls below (or rises above) curve B's, between ``low`` and ``high`` images: every sign
+    change of the fitted curves (``crossings``); ``size`` and its CI are the first of them."""
 
     low: float
     high: float
     measured_high: float  # past this, the crossing is an extrapolation
-    size: float | None  # the crossing of the fitted curves; None: no crossing in [low, high]
+    size: float | None  # the first crossing of the fitted curves; None: no crossing in [low, high]
     ci_low: float | None
     ci_high: float | None
     share_crossing: float  # of the bootstrap refits, the share that cross in [low, high]
-    a_ahead_before: bool  # A has the lower error below the crossing (throughout, when there is none)
+    a_ahead_before: bool  # A has the lower error below the (first) crossing (throughout, when there is none)
     observed_flips: list[tuple[float, float]] = field(
         default_factory=list
     )  # measured sizes between which the sign flips
+    crossings: list[Crossing] = field(default_factory=list)
+    has_interval: bool = True  # both curves carry bootstrap refits
 
     @property
     def consistent(self) -> bool:
-        """Every sign flip seen in the cells lies inside the fitted crossing's interval (or there is none and no flip)."""
-        if self.size is None:
+        """Every sign flip seen in the cells lies inside some fitted crossing's interval (or there is none and no
+        flip)."""
+        if not self.crossings:
             return not self.observed_flips
-        low, high = self.ci_low or self.size, self.ci_high or self.size
-        return all(low <= right and high >= left for left, right in self.observed_flips)
+        spans = [(c.ci_low or c.size, c.ci_high or c.size) for c in self.crossings]
+        return all(any(low <= right and high >= left for low, high in spans) for left, right in self.observed_flips)
 
 
-def _first_crossings(log_n: np.ndarray, differences: np.ndarray) -> np.ndarray:
-    """Per row of ``differences`` (over the grid ``log_n``), the first size where it changes sign (NaN: none)."""
+def _sign_changes(log_n: np.ndarray, differences: np.ndarray) -> list[np.ndarray]:
+    """Per row of ``differences`` (over the grid ``log_n``), the sizes where it changes sign (linear in log n)."""
     sign = np.sign(differences)
     change = (sign[:, :-1] * sign[:, 1:]) < 0
-    first = np.argmax(change, axis=1)
-    found = change[np.arange(len(first)), first]
-    rows = np.arange(len(first))
-    left, right = differences[rows, first], differences[rows, first + 1]
-    with np.errstate(divide="ignore", invalid="ignore"):
+    out = []
+    for row, columns in enumerate(change):
+        where = np.flatnonzero(columns)
+        left, right = differences[row, where], differences[row, where + 1]
         fraction = left / (left - right)
-    log_cross = np.where(found, log_n[first] + fraction * (log_n[first + 1] - log_n[first]), 0.0)
-    return np.where(found, np.exp(log_cross), np.nan)
+        out.append(np.exp(log_n[where] + fraction * (log_n[where + 1] - log_n[where])))
+    return out
 
 
 def find_crossover(a: CurveFit, b: CurveFit, observed: list[tuple[float, float, float]] | None = None) -> Crossover:
-    """The crossing of two fitted curves between the larger of their smallest sizes and EXTRAPOLATION x the smaller of
-    their largest; ``observed`` holds (size, mean error of A, mean error of B) at the sizes both measured."""
+    """Every crossing of two fitted curves between the larger of their smallest sizes and EXTRAPOLATION x the smaller
+    of their largest; ``observed`` holds (size, mean error of A, mean error of B) at the sizes both measured. Each
+    crossing's interval comes from the refits' crossings in its stretch (halfway, in log n, to its neighbours)."""
     low = float(max(a.sizes.min(), b.sizes.min()))
     measured_high = float(min(a.largest, b.largest))
     high = EXTRAPOLATION * measured_high
-    log_n = np.linspace(np.log(low), np.log(high), 512)
+    log_n = np.linspace(np.log(low), np.log(high), 256)
     n = np.exp(log_n)
-    point = _first_crossings(log_n, (a.law.error(n) - b.law.error(n))[None, :])[0]
-    size = None
-    if np.isfinite(point):  # refine on the fitted curves
 
-        def gap(x):
-            return float(a.law.error(np.exp(x)) - b.law.error(np.exp(x)))
+    def gap(x):
+        return float(a.law.error(np.exp(x)) - b.law.error(np.exp(x)))
 
-        index = int(np.searchsorted(n, point))
-        size = float(np.exp(optimize.brentq(gap, log_n[max(index - 1, 0)], log_n[min(index, len(n) - 1)])))
-    draws = _first_crossings(log_n, a.sample_errors(n) - b.sample_errors(n))
-    valid = np.isfinite(a.samples).all(axis=1) & np.isfinite(b.samples).all(axis=1)
-    crossing = draws[valid & np.isfinite(draws)]
-    share = float(crossing.size / max(valid.sum(), 1))
+    points = []
+    for approximate in _sign_changes(log_n, (a.law.error(n) - b.law.error(n))[None, :])[0]:
+        index = int(np.searchsorted(n, approximate))
+        points.append(float(np.exp(optimize.brentq(gap, log_n[max(index - 1, 0)], log_n[min(index, len(n) - 1)]))))
+    has_interval = a.samples is not None and b.samples is not None
+    rows = min(a.samples.shape[0], b.samples.shape[0]) if has_interval else 0
+    valid = (np.isfinite(a.samples[:rows]).all(axis=1) & np.isfinite(b.samples[:rows]).all(axis=1)) if rows else []
+    draws = _sign_changes(log_n, a.sample_errors(n)[:rows][valid] - b.sample_errors(n)[:rows][valid]) if rows else []
+    share = float(sum(d.size > 0 for d in draws) / max(len(draws), 1)) if has_interval else float("nan")
+    edges = np.sqrt(np.array(points[:-1]) * np.array(points[1:])) if len(points) > 1 else np.array([])
+    bounds = np.concatenate([[0.0], edges, [np.inf]])
     tail = (1 - a.level) / 2
-    ci = np.quantile(crossing, [tail, 1 - tail]) if size is not None and crossing.size else (None, None)
+    crossings = []
+    for k, point in enumerate(points):
+        inside = [d[(d >= bounds[k]) & (d < bounds[k + 1])] for d in draws]
+        nearest = np.array([d[np.argmin(np.abs(np.log(d / point)))] for d in inside if d.size])
+        if nearest.size:
+            ci = np.quantile(nearest, [tail, 1 - tail])
+            crossing = Crossing(point, float(min(ci[0], point)), float(max(ci[1], point)), nearest.size / len(draws))
+        else:
+            crossing = Crossing(point, None, None, 0.0)
+        crossings.append(crossing)
     ahead = bool(a.law.error(low) < b.law.error(low))
     flips = []
-    points = sorted(observed or [])
-    for (n0, a0, b0), (n1, a1, b1) in zip(points, points[1:], strict=False):
+    measured = sorted(observed or [])
+    for (n0, a0, b0), (n1, a1, b1) in zip(measured, measured[1:], strict=False):
         if np.sign(a0 - b0) * np.sign(a1 - b1) < 0:
             flips.append((n0, n1))
+    first = crossings[0] if crossings else None
     return Crossover(
         low,
         high,
         measured_high,
-        size,
-        None if ci[0] is None else float(ci[0]),
-        None if ci[1] is None else float(ci[1]),
+        first.size if first else None,
+        first.ci_low if first else None,
+        first.ci_high if first else None,
         share,
         ahead,
         flips,
+        crossings,
+        has_interval,
     )
 
 
@@ -409,20 +600,12 @@ def fit_joint(n, m, errors, level: float = 0.95, resamples: int = 1000, seed: in
     point = _fit_joint_once(n, m, errors, None)
     if point is None:
         return "the joint least-squares fit did not converge"
-    rng = np.random.default_rng(seed)
     cells = n * 1e12 + m  # resample the runs within each (size, model) cell
-    samples = np.full((resamples, 5), np.nan)
-    for row, index in enumerate(resample_within_sizes(cells, resamples, rng)):
-        params = _fit_joint_once(n[index], m[index], errors[index], point)
-        if params is not None:
-            samples[row] = params
-    tail = (1 - level) / 2
+    resampled = within_group_resamples(cells, errors, resamples, np.random.default_rng(seed))
+    samples = refit_each(resampled, lambda row: _fit_joint_once(n, m, row, point), len(JOINT_NAMES))
     intervals = {}
     for i, name in enumerate(JOINT_NAMES):
-        finite = samples[:, i][np.isfinite(samples[:, i])]
-        intervals[name] = (
-            tuple(float(q) for q in np.quantile(finite, [tail, 1 - tail])) if finite.size else (np.nan,) * 2
-        )
+        intervals[name] = _quantiles(samples[:, i], level, float(point[i]))
     return JointFit(
         dict(zip(JOINT_NAMES, (float(p) for p in point), strict=True)), intervals, [float(x) for x in models]
     )

@@ -77,3 +77,30 @@ def paired_difference(a, b, level: float = 0.95, resamples: int = 10_000, seed: 
     higher = float(np.mean(distribution > 0) + 0.5 * np.mean(distribution == 0))
     low, high = result.confidence_interval
     return PairedDifference(Interval(float(differences.mean()), float(low), float(high), int(differences.size)), higher)
+
+
+MULTIPLICITY_METHOD = "Holm"  # how the paired comparisons' p-values are adjusted for their number
+
+
+def paired_p_value(a, b) -> float | None:
+    """The two-sided paired t-test p-value of A - B (seed by seed); None with fewer than 2 pairs, 1.0 when every
+    difference is 0, 0.0 when every difference is the same non-zero value."""
+    differences = np.asarray(a, dtype=float) - np.asarray(b, dtype=float)
+    if differences.size < 2:
+        return None
+    if np.all(differences == differences[0]):
+        return 1.0 if differences[0] == 0 else 0.0
+    return float(stats.ttest_1samp(differences, 0.0).pvalue)
+
+
+def holm_adjusted(p_values: list[float | None]) -> list[float | None]:
+    """Holm's step-down adjustment (Holm 1979) of a family of p-values (None entries are left out of the family):
+    the k-th smallest of m is multiplied by m - k + 1, made monotone, capped at 1. Controls the chance of any false
+    claim among them at the nominal level."""
+    present = [(p, i) for i, p in enumerate(p_values) if p is not None]
+    adjusted: list[float | None] = [None] * len(p_values)
+    running, m = 0.0, len(present)
+    for rank, (p, index) in enumerate(sorted(present)):
+        running = max(running, min(1.0, (m - rank) * p))
+        adjusted[index] = running
+    return adjusted

@@ -326,6 +326,23 @@ def _bootstrap(
     return samples, kind, None
 
 
+def fit_point(
+    sizes, errors, form: str = "auto", guess_error: float | None = None, error_rate: bool = True
+) -> Law | str:
+    """The law :func:`choose_form` picks, fitted through the runs (no interval): the estimator fit_curve uses and
+    bench/scaling_benchmark.py scores. ``guess_error``: M4's ε0 when known; else 1 for an error rate
+    (``error_rate``), learned above the largest value for a loss. The reason as a string when there is no fit."""
+    sizes, errors = np.asarray(sizes, dtype=float), np.maximum(np.asarray(errors, dtype=float), ERROR_FLOOR)
+    distinct = np.unique(sizes).size
+    if distinct < MIN_SIZES:
+        return f"{distinct} training-set sizes; a learning curve needs at least {MIN_SIZES}"
+    law_form = choose_form(distinct, form)
+    if guess_error is None and error_rate:  # M4's ε0 is at most 1 (always wrong): held there, as a free ε0
+        guess_error = 1.0  # that α = 0 leaves unidentified slows every bootstrap refit tenfold
+    theta = _fit_law(law_form, sizes, errors, guess_error)
+    return f"the least-squares fit of {law_form.name} did not converge" if theta is None else Law(law_form, theta)
+
+
 def fit_curve(
     sizes,
     errors,
@@ -343,18 +360,15 @@ def fit_curve(
     keep = np.isfinite(sizes) & np.isfinite(errors) & (sizes > 0)
     sizes, errors = sizes[keep], np.maximum(errors[keep], ERROR_FLOOR)
     distinct = np.unique(sizes)
-    if distinct.size < MIN_SIZES:
-        return f"{distinct.size} training-set sizes; a learning curve needs at least {MIN_SIZES}"
-    law_form = choose_form(distinct.size, form)
-    if guess_error is None:  # an error rate: M4's ε0 is at most 1 (always wrong); held there, as a free ε0 that
-        guess_error = 1.0  # α = 0 leaves unidentified slows every refit tenfold
-    theta = _fit_law(law_form, sizes, errors, guess_error)
-    if theta is None:
-        return f"the least-squares fit of {law_form.name} did not converge"
+    law = fit_point(sizes, errors, form, guess_error)
+    if isinstance(law, str):
+        return law
+    law_form, theta = law.form, law.theta
+    guess_error = 1.0 if guess_error is None else guess_error
     samples, kind, reason = _bootstrap(law_form, sizes, errors, theta, guess_error, level, resamples, seed)
     means = np.array([errors[sizes == size].mean() for size in distinct])
     curve = CurveFit(
-        Law(law_form, theta),
+        law,
         f"{law_form.name}: {law_form.formula}",
         distinct,
         means,

@@ -1,9 +1,10 @@
 """The answering report on synthetic grids of known truth: load_grid, Answers, fits.json, excluded runs."""
 
 import json
+import re
 
 import numpy as np
-from conftest import curve_runs, write_result_grid
+from conftest import SYNTHETIC_SIZES, curve_runs, write_result_grid
 
 from scalegrid.analysis.answers import AnswerSettings
 from scalegrid.analysis.grid_frame import load_grid
@@ -107,3 +108,70 @@ def test_mnist_scaling_study_composes_with_its_source_checkpoint(tmp_path):
     assert list(cfg.data.classes) == [5, 6, 7, 8, 9]
     params = cfg.hydra.sweeper.params
     assert len(params["data.fraction"].split(",")) == 7 and params.seed == "0,1,2"
+
+
+def _answers_section(markdown: str) -> str:
+    return markdown.split("## Answers")[1].split("\n## ")[0]
+
+
+def test_one_seed_per_size_gets_honest_intervals(tmp_path):
+    rng = np.random.default_rng(3)
+    runs = curve_runs(small, seeds=1, noise=0.004, rng=rng, model="small")
+    runs += curve_runs(big, seeds=1, noise=0.004, rng=rng, model="big")
+    markdown = build_report(write_result_grid(tmp_path / "grid", runs), settings=QUICK).read_text()
+    answers = _answers_section(markdown)
+    assert "residual bootstrap" in answers and "predicted accuracy with twice the data" in answers
+    intervals = re.findall(r"CI (\d[\d.,]*)–(\d[\d.,]*)", answers)
+    assert intervals and all(low != high for low, high in intervals)  # no interval of zero width
+    points_and_intervals = re.findall(r"(\d+\.\d+) % \(95 % CI (\d+\.\d+)–(\d+\.\d+)", answers)
+    assert points_and_intervals
+    for point, low, high in points_and_intervals:  # every point estimate inside its own interval
+        assert float(low) <= float(point) <= float(high)
+
+
+def test_a_grid_of_equal_accuracies_says_the_error_does_not_fall(tmp_path):
+    runs = curve_runs(lambda n: 0.2 + 0 * n, noise=0.0, model="small")
+    markdown = build_report(write_result_grid(tmp_path / "grid", runs), settings=QUICK).read_text()
+    answers = _answers_section(markdown)
+    assert "does not fall with the data" in answers and "n^-0.00" not in answers
+
+
+def test_cells_still_improving_are_named(tmp_path):
+    runs = curve_runs(small, rng=np.random.default_rng(4), model="small")
+    for run in runs:
+        rising = run["train_size"] in SYNTHETIC_SIZES[2:4]
+        run["val_acc_history"] = [0.80, 0.84, 0.88, 0.92] if rising else [0.90, 0.91, 0.91, 0.91]
+    markdown = build_report(write_result_grid(tmp_path / "grid", runs), settings=QUICK).read_text()
+    answers = _answers_section(markdown)
+    sizes = [int(n) for n in SYNTHETIC_SIZES[2:4]]
+    assert "Still improving when training stopped" in answers
+    named = answers.split("Still improving")[1].split("\n")[0]
+    assert all(f"{n:,}" in named for n in sizes) and "budget=steps" in named
+    payload = json.loads((tmp_path / "grid" / "report" / "fits.json").read_text())
+    assert sorted(cell["size"] for cell in payload["still_improving"]) == sizes
+
+
+def test_many_curves_are_summarised_per_key(tmp_path):
+    rng = np.random.default_rng(5)
+    sizes = SYNTHETIC_SIZES[1:]  # 5 sizes: M2, quick
+    runs = []
+    for width in range(10):
+        runs += curve_runs(
+            lambda n, w=width: 0.02 + (3 + w) * n**-0.5, seeds=1, noise=0.0005, rng=rng, sizes=sizes, model=f"w{width}"
+        )
+    settings = AnswerSettings(resamples=200, fit_resamples=30)
+    markdown = build_report(write_result_grid(tmp_path / "grid", runs), settings=settings).read_text()
+    answers = [line for line in _answers_section(markdown).splitlines() if line.startswith("- ")]
+    assert len(answers) <= 20
+    assert any(line.startswith("- model: at the largest size") and "w0 > w1" in line for line in answers)
+    payload = json.loads((tmp_path / "grid" / "report" / "fits.json").read_text())
+    assert len(payload["crossovers"]) == 45  # every pair is still in fits.json
+
+
+def test_paired_comparisons_are_adjusted_for_their_number(tmp_path):
+    markdown = build_report(scaling_grid(tmp_path), settings=QUICK).read_text()
+    table = markdown.split("## Paired comparisons")[1].split("\n## ")[0]
+    assert "p (Holm)" in table and "Holm's step-down" in table
+    payload = json.loads((tmp_path / "grid" / "report" / "fits.json").read_text())
+    pairs = [(c["p_value"], c["p_holm"]) for c in payload["comparisons"] if c["p_value"] is not None]
+    assert pairs and all(holm >= p for p, holm in pairs)

@@ -447,8 +447,8 @@ def still_improving_sentence(found: list[StillImproving]) -> str | None:
     more = f"; and {len(by_curve) - 4} more curves (fits.json)" if len(by_curve) > 4 else ""
     gain = np.median([cell.gain for cell in found])
     return (
-        f"**Still improving when training stopped** (validation accuracy up {100 * gain:.1f} points over the last "
-        f"epochs, most seeds): {'; '.join(parts)}{more}. The fits under-state what those sizes can reach: train "
+        f"**Still improving when training stopped** (validation accuracy, or training accuracy without a validation "
+        f"split, up {100 * gain:.1f} points over the last epochs, most seeds): {'; '.join(parts)}{more}. The fits under-state what those sizes can reach: train "
         "longer (more epochs, or budget=steps) before trusting their curves."
     )
 

@@ -22,12 +22,12 @@ def is_pretrained(run: Run) -> bool:
 def runs_frame(runs: list[Run]) -> pd.DataFrame:
     """One row per run: results.csv's columns (every override key, status, metrics, ``error``, ``run_dir``) plus
     ``test_error``, ``weights``, ``pretrained``, ``classes`` (how many the run told apart; None when unknown) and
-    ``still_improving`` / ``last_epochs_gain`` (validation accuracy still rising when training stopped, see
-    training_progress). Runs that never finished have NaN metrics."""
+    ``still_improving`` / ``last_epochs_gain`` (validation accuracy, or training accuracy where a run had no
+    validation split, still rising when training stopped: see training_progress). Runs that never finished have NaN metrics."""
     frame = pd.DataFrame(table_rows(runs))
     frame["weights"] = [run.metric("weights") for run in runs]
     frame["classes"] = [len(run.metric("class_names") or run.metric("per_class_acc") or []) or None for run in runs]
-    histories = [run.metric("val_acc_history") or [] for run in runs]
+    histories = [run.metric("val_acc_history") or run.metric("train_acc_history") or [] for run in runs]
     frame["still_improving"] = [still_improving(history) for history in histories]
     frame["last_epochs_gain"] = [last_epochs_gain(history) for history in histories]
     frame["pretrained"] = [is_pretrained(run) for run in runs]

@@ -35,3 +35,23 @@ def test_paired_difference_and_probability():
     assert reverse.interval.high < 0 and reverse.probability_a_higher == 0.0
     mixed = paired_difference([0.9, 0.92, 0.91], [0.91, 0.91, 0.91])
     assert 0 < mixed.probability_a_higher < 1
+
+
+def test_two_seeds_get_a_t_interval_and_equal_values_none():
+    two = mean_interval([0.90, 0.92])
+    assert two.low < 0.90 and two.high > 0.92  # not just the two observed values
+    assert two.high - two.low == pytest.approx(2 * 12.706 * np.std([0.90, 0.92], ddof=1) / np.sqrt(2), rel=1e-3)
+    same = mean_interval([0.9, 0.9, 0.9])
+    assert same.low is None and same.high is None and same.count == 3
+    assert paired_difference([0.9, 0.9], [0.8, 0.8]).interval.low is None
+
+
+def test_holm_adjustment_and_paired_p_values():
+    from scalegrid.analysis.uncertainty import holm_adjusted, paired_p_value
+
+    assert holm_adjusted([0.01, 0.04, None, 0.03]) == pytest.approx([0.03, 0.06, None, 0.06], nan_ok=True)
+    assert holm_adjusted([0.5, 0.9]) == [1.0, 1.0]  # 2 x 0.5 caps at 1; monotone after
+    assert paired_p_value([0.9], [0.8]) is None
+    clear = paired_p_value([0.95, 0.96, 0.94, 0.95], [0.90, 0.91, 0.90, 0.89])
+    mixed = paired_p_value([0.90, 0.92, 0.91], [0.91, 0.91, 0.91])
+    assert clear < 0.01 < mixed

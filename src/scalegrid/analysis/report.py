@@ -65,7 +65,7 @@ def _interval_text(interval) -> str:
     if interval is None:
         return "—"
     if interval.low is None:
-        return "n=1 †"
+        return "n=1 †" if interval.count == 1 else "no spread"
     mark = " †" if interval.few_seeds else ""
     return f"{100 * interval.low:.2f}–{100 * interval.high:.2f}{mark}"
 

@@ -16,7 +16,8 @@ FEW_SEEDS = 3  # fewer seeds than this: the interval is marked as resting on too
 
 @dataclass(frozen=True)
 class Interval:
-    """A mean over ``count`` runs with its bootstrap interval (None with a single run: nothing to resample)."""
+    """A mean over ``count`` runs with its interval: a percentile bootstrap from 3 runs, Student's t with 2, None with
+    one run or runs that do not vary (never an interval of zero width)."""
 
     mean: float
     low: float | None
@@ -55,10 +56,18 @@ def mean_interval(values, level: float = 0.95, resamples: int = 10_000, seed: in
     if values.size == 0:
         raise ValueError("mean_interval needs at least one finite value")
     mean = float(values.mean())
-    if values.size == 1 or np.all(values == values[0]):  # nothing varies: the interval is the value itself
-        return Interval(mean, None if values.size == 1 else mean, None if values.size == 1 else mean, int(values.size))
+    if values.size == 1 or np.all(values == values[0]):  # nothing varies: no interval rather than one of zero width
+        return Interval(mean, None, None, int(values.size))
+    if values.size == 2:  # a bootstrap of two values can only return them: Student's t interval instead
+        low, high = _t_interval(values, level)
+        return Interval(mean, low, high, 2)
     low, high = _bootstrap_means(values, level, resamples, seed).confidence_interval
     return Interval(mean, float(low), float(high), int(values.size))
+
+
+def _t_interval(values: np.ndarray, level: float) -> tuple[float, float]:
+    half = float(stats.t.ppf(1 - (1 - level) / 2, values.size - 1) * values.std(ddof=1) / np.sqrt(values.size))
+    return float(values.mean() - half), float(values.mean() + half)
 
 
 def paired_difference(a, b, level: float = 0.95, resamples: int = 10_000, seed: int = 0) -> PairedDifference:
@@ -71,7 +80,11 @@ def paired_difference(a, b, level: float = 0.95, resamples: int = 10_000, seed: 
         return PairedDifference(Interval(float(differences[0]), None, None, 1), None)
     if np.all(differences == differences[0]):
         mean = float(differences[0])
-        return PairedDifference(Interval(mean, mean, mean, int(differences.size)), float(mean > 0) + 0.5 * (mean == 0))
+        return PairedDifference(Interval(mean, None, None, int(differences.size)), float(mean > 0) + 0.5 * (mean == 0))
+    if differences.size == 2:
+        low, high = _t_interval(differences, level)
+        probability = float(stats.t.sf(-differences.mean() / (differences.std(ddof=1) / np.sqrt(2)), 1))
+        return PairedDifference(Interval(float(differences.mean()), low, high, 2), probability)
     result = _bootstrap_means(differences, level, resamples, seed)
     distribution = result.bootstrap_distribution
     higher = float(np.mean(distribution > 0) + 0.5 * np.mean(distribution == 0))

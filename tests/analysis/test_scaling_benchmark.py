@@ -25,7 +25,7 @@ def test_the_benchmark_prints_each_familys_scores(capsys, tmp_path):
     printed = capsys.readouterr().out
     rows = {line.split(" | ")[0].strip("| "): line.split(" | ") for line in printed.splitlines() if "(" in line[:40]}
     assert set(summary) == {"NMT", "LM", "BB"} and len(rows) == 3
-    family, name, curve = bench.curves()[0]  # NMT, "6 Enc, 6 Dec": the default's score, computed here directly
+    _, _, curve = bench.curves()[0]  # NMT, "6 Enc, 6 Dec": the default's score, computed here directly
     fitted, held_out = curve[curve["training"] == 1], curve[curve["training"] == 0]
     law = fit_point(fitted["x"], fitted["y"], error_rate=False)
     direct = float(np.sqrt(np.mean((np.log(law.error(held_out["x"].to_numpy())) - np.log(held_out["y"])) ** 2)))
@@ -33,7 +33,7 @@ def test_the_benchmark_prints_each_familys_scores(capsys, tmp_path):
     nmt = rows["machine translation (NMT)"]
     assert float(nmt[11]) == pytest.approx(direct, rel=1e-3)  # the printed default column
     assert summary["NMT"]["published"]["M4"] == pytest.approx(0.01)  # this curve's published M4
-    for family, figures in summary.items():
+    for figures in summary.values():
         best = figures["published"][figures["best_published"]]
         assert figures["ratio"] == pytest.approx(figures["default"] / best)
         assert figures["met"] == (figures["default"] <= best)

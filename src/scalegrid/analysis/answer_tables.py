@@ -26,9 +26,11 @@ def _interval_note(answers: Answers) -> str:
         curves.append(f"{none} with no interval (the reason is given with each)")
     curve_text = f" Curves: {'; '.join(curves)}." if curves else ""
     return (
-        f"Intervals are {100 * settings.level:.0f} % percentile bootstraps, widened where needed to hold their own "
+        f"Intervals are {100 * settings.level:.0f} % percentile bootstraps (Student's t for a 2-seed cell), those "
+        "of curves widened by t(runs − parameters)/z for their few runs, all widened where needed to hold their own "
         f"point estimate: cell means and paired differences from {settings.resamples:,} resamples of the seeds; "
-        f"curves, crossovers and effective sizes from {answers.fit_resamples:,} refits per curve.{curve_text} "
+        f"curves, crossovers and effective sizes from {answers.fit_resamples:,} refits per curve (half as many for "
+        f"each backtest).{curve_text} "
         f"† marks fewer than {FEW_SEEDS} seeds. Fits: [fits.json](fits.json), [fits.csv](fits.csv)."
     )
 

@@ -115,6 +115,7 @@ class StillImproving:
     rising: int  # runs still rising
     runs: int
     gain: float  # the median gain over the last epochs, accuracy
+    metric: str = "validation"  # whose history: validation, or training where the runs had no validation split
 
 
 @dataclass
@@ -210,7 +211,8 @@ def still_improving_cells(curves: list[Curve]) -> list[StillImproving]:
             rising = int(members["still_improving"].sum())
             if rising and 2 * rising > len(members):
                 gain = float(members["last_epochs_gain"].dropna().median())
-                found.append(StillImproving(curve.name, float(size), rising, len(members), gain))
+                metric = str(members["progress_metric"].iloc[0]) if "progress_metric" in members else "validation"
+                found.append(StillImproving(curve.name, float(size), rising, len(members), gain, metric))
     return found
 
 
@@ -446,9 +448,11 @@ def still_improving_sentence(found: list[StillImproving]) -> str | None:
     ]
     more = f"; and {len(by_curve) - 4} more curves (fits.json)" if len(by_curve) > 4 else ""
     gain = np.median([cell.gain for cell in found])
+    metrics = sorted({cell.metric for cell in found}, reverse=True)
+    metric = " or ".join(metrics) + (" (no validation split)" if metrics == ["training"] else "")
     return (
-        f"**Still improving when training stopped** (validation accuracy, or training accuracy without a validation "
-        f"split, up {100 * gain:.1f} points over the last epochs, most seeds): {'; '.join(parts)}{more}. The fits under-state what those sizes can reach: train "
+        f"**Still improving when training stopped** ({metric} accuracy up {100 * gain:.1f} points over the last "
+        f"epochs, most seeds): {'; '.join(parts)}{more}. The fits under-state what those sizes can reach: train "
         "longer (more epochs, or budget=steps) before trusting their curves."
     )
 

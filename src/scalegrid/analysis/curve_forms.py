@@ -87,7 +87,7 @@ def predict(form: Form, theta: np.ndarray, n) -> np.ndarray:
     return theta[:, 0:1] + _m4_excess(log_n, theta)[0]
 
 
-def _prediction_and_gradient(
+def prediction_and_gradient(
     form: Form, theta: np.ndarray, log_n: np.ndarray, root: np.ndarray | None = None, excess: np.ndarray | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
     """Prediction (R x N) and its derivative by each parameter (R x N x P); for M4, ``root``: its logit root near
@@ -252,7 +252,7 @@ def fit_many(
     def jacobian(x):
         theta = full(x)
         same = "theta" in last_root and np.array_equal(last_root["theta"], theta)
-        value, gradient = _prediction_and_gradient(
+        value, gradient = prediction_and_gradient(
             form, theta, log_n, last_root.get("u"), last_root["w"] if same else None
         )
         gradient = gradient[:, :, free]

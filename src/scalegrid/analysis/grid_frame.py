@@ -28,6 +28,7 @@ def runs_frame(runs: list[Run]) -> pd.DataFrame:
     frame["weights"] = [run.metric("weights") for run in runs]
     frame["classes"] = [len(run.metric("class_names") or run.metric("per_class_acc") or []) or None for run in runs]
     histories = [run.metric("val_acc_history") or run.metric("train_acc_history") or [] for run in runs]
+    frame["progress_metric"] = ["validation" if run.metric("val_acc_history") else "training" for run in runs]
     frame["still_improving"] = [still_improving(history) for history in histories]
     frame["last_epochs_gain"] = [last_epochs_gain(history) for history in histories]
     frame["pretrained"] = [is_pretrained(run) for run in runs]

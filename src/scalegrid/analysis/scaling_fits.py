@@ -7,8 +7,8 @@ one rule that picks a curve's law. Uncertainty comes from refits of resampled ru
 
 - at least 3 runs at every size: the runs are resampled within each size, spread restored to a fresh draw's
   (:func:`within_group_resamples`);
-- one or two runs at some size: a residual bootstrap over the curve: the fit's log residuals, scaled by sqrt(N / (N - P)) for
-  N runs and P free parameters, are drawn with replacement onto the fitted curve (:func:`residual_resamples`); with
+- one or two runs at some size: a residual bootstrap over the curve: the fit's log residuals, each divided by
+  sqrt(1 - its leverage), are drawn with replacement onto the fitted curve (:func:`residual_resamples`); with
   fewer than P + 2 runs there is nothing to resample and the fit carries no interval, with the reason.
 
 Percentile intervals of refits are too narrow with few runs (the refits' spread stands in for a noise estimated from
@@ -31,14 +31,25 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy import optimize, stats
 
-from scalegrid.analysis.curve_forms import ERROR_FLOOR, FORMS, M2, M4, Form, at_bound, fit_best, fit_many, predict
+from scalegrid.analysis.curve_forms import (
+    ERROR_FLOOR,
+    FORMS,
+    M2,
+    M4,
+    Form,
+    at_bound,
+    fit_best,
+    fit_many,
+    predict,
+    prediction_and_gradient,
+)
 
 MIN_SIZES = 4  # a 3-parameter curve needs at least this many distinct sizes
 M4_MIN_SIZES = 8  # M4 (4 free parameters with a known guess error) is chosen from this many sizes on
 BACKTEST_MIN_SIZES = 5  # the backtest refits on all sizes but the largest: MIN_SIZES must remain
 POOR_BACKTEST = 0.25  # a relative divergence of the held-out error above this marks the fit as poor
 EXTRAPOLATION = 2.0  # predictions, crossovers and effective sizes are trusted up to this factor past the largest size
-REFIT_EVALUATIONS = 40  # a bootstrap refit starts at the point estimate: at most this many solver evaluations
+REFIT_EVALUATIONS = 25  # a bootstrap refit starts at the point estimate: at most this many solver evaluations
 FLAT = 1e-4  # a fitted curve whose error changes less than this over the measured sizes is flat
 WITHIN_SIZES = "within-size bootstrap"
 WITHIN_SIZE_MIN_RUNS = 3  # with at least this many runs at every size, they are resampled within each size (with 2,
@@ -152,13 +163,25 @@ def within_group_resamples(groups: np.ndarray, values: np.ndarray, resamples: in
     return means[index] + factor[index] * (values[index] - means[index])
 
 
-def residual_resamples(fitted: np.ndarray, observed: np.ndarray, free: int, resamples: int, rng: np.random.Generator):
-    """Rows (resamples x runs) of the fitted errors times exp(a log residual drawn with replacement), the centred log
-    residuals scaled by sqrt(N / (N - free)) so that their spread is the noise's, not the fit's remainder."""
+def residual_resamples(
+    fitted: np.ndarray, observed: np.ndarray, leverage: np.ndarray, resamples: int, rng: np.random.Generator
+):
+    """Rows (resamples x runs) of the fitted errors times exp(a log residual drawn with replacement): each log
+    residual divided by sqrt(1 - h) for its leverage h (a run at the edge of the sizes pulls the fit toward itself, so
+    its residual understates the noise), then centred (Davison & Hinkley 1997, the modified residuals of 6.2)."""
     residuals = np.log(np.maximum(observed, ERROR_FLOOR)) - np.log(np.maximum(fitted, ERROR_FLOOR))
-    residuals = (residuals - residuals.mean()) * np.sqrt(observed.size / max(observed.size - free, 1))
+    residuals = residuals / np.sqrt(np.clip(1.0 - leverage, 1e-3, 1.0))
+    residuals = residuals - residuals.mean()
     draws = residuals[rng.integers(0, residuals.size, size=(resamples, residuals.size))]
     return fitted[None, :] * np.exp(draws)
+
+
+def leverages(form: Form, theta: np.ndarray, sizes: np.ndarray, free: np.ndarray) -> np.ndarray:
+    """The diagonal of the hat matrix J (J'J)^-1 J' of the fit on log error, over its free parameters."""
+    value, gradient = prediction_and_gradient(form, theta[None, :], np.log(sizes)[None, :])
+    jacobian = (gradient[0] / np.maximum(value[0], ERROR_FLOOR)[:, None])[:, free]
+    inverse = np.linalg.pinv(jacobian.T @ jacobian)
+    return np.einsum("ij,jk,ik->i", jacobian, inverse, jacobian)
 
 
 def refit_each(resampled: np.ndarray, refit: Callable[[np.ndarray], np.ndarray | None], width: int) -> np.ndarray:
@@ -347,7 +370,11 @@ def _bootstrap(
                     f"free parameters needs at least {free + 2}"
                 ),
             )
-        resampled = residual_resamples(predict(form, theta, sizes)[0], errors, free, resamples, rng)
+        free_columns = np.ones(form.size, dtype=bool)
+        if form is M4 and guess_error is not None:
+            free_columns[form.parameters.index("e0")] = False
+        hat = leverages(form, theta, sizes, free_columns)
+        resampled = residual_resamples(predict(form, theta, sizes)[0], errors, hat, resamples, rng)
     samples = refit_each(
         np.maximum(resampled, ERROR_FLOOR), lambda row: _fit_law(form, sizes, row, guess_error, theta), form.size
     )
@@ -423,8 +450,8 @@ def fit_curve(
     if rest_theta is None:
         curve.backtest_reason = "the fit without the largest size did not converge"
         return curve
-    rest_samples, _, _ = _bootstrap(
-        law_form, sizes[~held_out], errors[~held_out], rest_theta, guess_error, level, resamples, seed
+    rest_samples, _, _ = _bootstrap(  # half the refits: they judge one held-out point
+        law_form, sizes[~held_out], errors[~held_out], rest_theta, guess_error, level, max(resamples // 2, 50), seed
     )
     rest_widening = small_sample_widening(int((~held_out).sum()), _free_parameters(law_form, guess_error), level)
     partial = CurveFit(

@@ -70,6 +70,10 @@ def test_report_answers_with_numbers_and_writes_fits(tmp_path):
     assert (grid / "report" / "fits.csv").read_text().startswith("model,init,")
     assert (grid / "report" / "pretraining_value.png").stat().st_size > 0
     assert "95 % CI" in markdown.split("## Test accuracy per cell")[1]
+    table = markdown.split("## Paired comparisons")[1].split("\n## ")[0]  # adjusted for their number
+    assert "p (Holm)" in table and "Holm's step-down" in table
+    pairs = [(c["p_value"], c["p_holm"]) for c in payload["comparisons"] if c["p_value"] is not None]
+    assert pairs and all(holm >= p for p, holm in pairs)
 
 
 def test_two_sizes_say_why_there_is_no_fit(tmp_path):
@@ -166,12 +170,3 @@ def test_many_curves_are_summarised_per_key(tmp_path):
     assert any(line.startswith("- model: at the largest size") and "w0 > w1" in line for line in answers)
     payload = json.loads((tmp_path / "grid" / "report" / "fits.json").read_text())
     assert len(payload["crossovers"]) == 45  # every pair is still in fits.json
-
-
-def test_paired_comparisons_are_adjusted_for_their_number(tmp_path):
-    markdown = build_report(scaling_grid(tmp_path), settings=QUICK).read_text()
-    table = markdown.split("## Paired comparisons")[1].split("\n## ")[0]
-    assert "p (Holm)" in table and "Holm's step-down" in table
-    payload = json.loads((tmp_path / "grid" / "report" / "fits.json").read_text())
-    pairs = [(c["p_value"], c["p_holm"]) for c in payload["comparisons"] if c["p_value"] is not None]
-    assert pairs and all(holm >= p for p, holm in pairs)

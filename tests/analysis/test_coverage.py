@@ -36,5 +36,6 @@ def coverage(runs_per_size: int, repeats: int = REPEATS, form: str = "M2", seed:
 @pytest.mark.parametrize("runs_per_size", [1, 2, 3, 5])
 def test_intervals_cover_the_truth_at_their_level(runs_per_size):
     measured = coverage(runs_per_size)
+    print(f"coverage with {runs_per_size} run(s) per size: {measured}")
     for name, share in measured.items():
         assert 0.90 <= share <= 0.98, f"{name}: {share:.1%} with {runs_per_size} run(s) per size ({measured})"

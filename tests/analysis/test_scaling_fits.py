@@ -122,7 +122,7 @@ def test_crossover_of_curves_built_to_cross_at_8000():
     flat_a = 0.5 * steep.a * crossing**-steep.b  # a flatter curve with the same error at 8,000
     flat = PowerLaw(flat_a, 0.3, steep.error(crossing) - flat_a * crossing**-0.3)
     rng = np.random.default_rng(5)
-    a, b = (fit_curve(*noisy(law, rng), resamples=200, seed=i, form="M2") for i, law in enumerate((steep, flat)))
+    a, b = (fit_curve(*noisy(law, rng), resamples=100, seed=i, form="M2") for i, law in enumerate((steep, flat)))
     observed = [(n, steep.error(n), flat.error(n)) for n in SIZES]
     result = find_crossover(a, b, observed)
     assert result.size == pytest.approx(crossing, rel=0.15)

@@ -486,14 +486,17 @@ def answer_sentences(answers: Answers) -> list[str]:
     unfitted = [f"{curve.name} ({curve.reason})" for curve in answers.curves if curve.fit is None]
     if unfitted:
         lines.append("No learning-curve fit for " + "; ".join(unfitted) + ".")
-    for sentence in (
+    return lines + closing_sentences(answers)
+
+
+def closing_sentences(answers: Answers) -> list[str]:
+    """What ends the Answers either way: the backtest, the cells still improving, the joint fit."""
+    sentences = (
         backtest_sentence(answers.curves),
         still_improving_sentence(answers.still_improving),
-        joint_sentence(answers.joint, level),
-    ):
-        if sentence:
-            lines.append(sentence)
-    return lines
+        joint_sentence(answers.joint, answers.settings.level),
+    )
+    return [sentence for sentence in sentences if sentence]
 
 
 def _listing(names: list[str], shown: int = 3) -> str:
@@ -549,14 +552,7 @@ def summary_sentences(answers: Answers) -> list[str]:
     unfitted = [f"{curve.name} ({curve.reason})" for curve in answers.curves if curve.fit is None]
     if unfitted:
         lines.append(f"No learning-curve fit for {len(unfitted)} curves: {_listing(unfitted)}.")
-    for sentence in (
-        backtest_sentence(answers.curves),
-        still_improving_sentence(answers.still_improving),
-        joint_sentence(answers.joint, level),
-    ):
-        if sentence:
-            lines.append(sentence)
-    return lines
+    return lines + closing_sentences(answers)
 
 
 def _crossing_summary(pair: CurvePair) -> str:

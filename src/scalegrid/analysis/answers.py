@@ -37,7 +37,7 @@ from scalegrid.analysis.uncertainty import (
     paired_p_value,
 )
 
-REFIT_BUDGET = 8_000  # bootstrap refits per report across all curves: with many curves each gets fewer ...
+REFIT_BUDGET = 4_000  # bootstrap refits per report across all curves: with many curves each gets fewer ...
 MIN_REFITS = 200  # ... but never fewer than this
 SUMMARY_CURVES = 8  # with more curves than this, the Answers section summarises per key (full lists: fits.json)
 
@@ -436,22 +436,26 @@ def backtest_sentence(curves: list[Curve]) -> str | None:
     return sentence + "."
 
 
-def still_improving_sentence(found: list[StillImproving]) -> str | None:
+def still_improving_sentence(found: list[StillImproving], curves: list[Curve] = ()) -> str | None:
+    """The cells still improving, by curve ("at every size" where all of a curve's sizes were)."""
     if not found:
         return None
+    sizes = {curve.name: int(curve.runs[SIZE_COLUMN].nunique()) for curve in curves}
     by_curve: dict[str, list[StillImproving]] = {}
     for cell in found:
         by_curve.setdefault(cell.curve, []).append(cell)
     parts = [
-        f"{name} at {', '.join(images(cell.size) for cell in cells)} images"
+        f"{name} at every size"
+        if len(cells) == sizes.get(name)
+        else f"{name} at {', '.join(images(cell.size) for cell in cells)} images"
         for name, cells in list(by_curve.items())[:4]
     ]
     more = f"; and {len(by_curve) - 4} more curves (fits.json)" if len(by_curve) > 4 else ""
     gain = np.median([cell.gain for cell in found])
     metrics = sorted({cell.metric for cell in found}, reverse=True)
-    metric = " or ".join(metrics) + (" (no validation split)" if metrics == ["training"] else "")
+    metric = " or ".join(metrics) + " accuracy" + (" (no validation split)" if metrics == ["training"] else "")
     return (
-        f"**Still improving when training stopped** ({metric} accuracy up {100 * gain:.1f} points over the last "
+        f"**Still improving when training stopped** ({metric} up {100 * gain:.1f} points over the last "
         f"epochs, most seeds): {'; '.join(parts)}{more}. The fits under-state what those sizes can reach: train "
         "longer (more epochs, or budget=steps) before trusting their curves."
     )
@@ -493,7 +497,7 @@ def closing_sentences(answers: Answers) -> list[str]:
     """What ends the Answers either way: the backtest, the cells still improving, the joint fit."""
     sentences = (
         backtest_sentence(answers.curves),
-        still_improving_sentence(answers.still_improving),
+        still_improving_sentence(answers.still_improving, answers.curves),
         joint_sentence(answers.joint, answers.settings.level),
     )
     return [sentence for sentence in sentences if sentence]

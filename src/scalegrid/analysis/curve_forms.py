@@ -61,11 +61,13 @@ def _m4_excess(log_n: np.ndarray, theta: np.ndarray, start: np.ndarray | None = 
     target = log_a - b * log_n - (1 - alpha) * np.log(span)
     u = np.where(target < 0, target, target / np.maximum(alpha, 1e-3)) if start is None else start
     for _ in range(NEWTON_STEPS):
-        value = -np.logaddexp(0, -u) + alpha * np.logaddexp(0, u) - target
-        slope = _sigmoid(-u) + alpha * _sigmoid(u)
-        step = np.clip(value / np.maximum(slope, 1e-12), -8.0, 8.0)
+        softplus = np.logaddexp(0, u)
+        share = _sigmoid(u)
+        value = u - softplus + alpha * softplus - target  # -softplus(-u) = u - softplus(u)
+        step = np.clip(value / np.maximum(1 - share + alpha * share, 1e-12), -8.0, 8.0)
         u = u - step
-        if np.max(np.abs(step)) < 1e-11:
+        # converged, or w has reached B within double precision (α ≈ 0 and a·n^-b > B: no root below B)
+        if not np.any((np.abs(step) > 1e-11) & (u < 36.0)):
             break
     return _sigmoid(u) * span, u
 

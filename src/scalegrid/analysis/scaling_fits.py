@@ -310,7 +310,8 @@ class CurveFit:
         point = float(named(self.law.form, self.law.theta[None, :], name)[0])
         if self.samples is None:
             return float("nan"), float("nan")
-        return _quantiles(named(self.law.form, self.samples, name), self.level, point, self.widening)
+        low, high = _quantiles(named(self.law.form, self.samples, name), self.level, point, self.widening)
+        return (max(low, 0.0), high) if name in "abc" else (low, high)  # widening stops at the bounds
 
     def sample_errors(self, n) -> np.ndarray:
         """Bootstrap predictions (resamples x len(n)); an empty array without an interval."""
@@ -330,7 +331,7 @@ class CurveFit:
             return point, n * np.nan, n * np.nan
         tail = (1 - self.level) / 2
         low, high = widen(point, *np.quantile(draws[ok], [tail, 1 - tail], axis=0), self.widening)
-        return point, low, high
+        return point, np.maximum(low, 0.0), high  # an error is never below 0
 
 
 def _fit_law(form: Form, sizes, errors, guess_error, start=None, ceiling: float | None = None) -> np.ndarray | None:
@@ -580,7 +581,7 @@ def find_crossover(a: CurveFit, b: CurveFit, observed: list[tuple[float, float, 
     low = float(max(a.sizes.min(), b.sizes.min()))
     measured_high = float(min(a.largest, b.largest))
     high = EXTRAPOLATION * measured_high
-    log_n = np.linspace(np.log(low), np.log(high), 256)
+    log_n = np.linspace(np.log(low), np.log(high), 160)
     n = np.exp(log_n)
 
     def gap(x):

@@ -207,3 +207,13 @@ def test_interval_covers_the_truth_in_most_repeats():
         low, high = fit.parameter_interval("c")
         covered_c += low <= 0.05 <= high
     assert covered_b >= 85 and covered_c >= 85
+
+
+def test_the_backtest_allows_for_the_held_out_means_own_noise():
+    from scalegrid.analysis.scaling_fits import Backtest
+
+    tight = Backtest(32_000, 0.060, 0.059, 0.061, 0.0625)  # 1.5 points outside the curve's interval
+    assert not tight.covered and tight.poor
+    noisy_mean = Backtest(32_000, 0.060, 0.059, 0.061, 0.0625, actual_noise=0.0015)  # 3 seeds of sd 0.0026
+    assert noisy_mean.covered and not noisy_mean.poor
+    assert not Backtest(32_000, 0.060, 0.059, 0.061, 0.070, actual_noise=0.0015).covered

@@ -246,6 +246,8 @@ class Backtest:
     low: float
     high: float
     actual_error: float
+    actual_noise: float = 0.0  # the standard error of the held-out mean (its runs' spread / sqrt(k))
+    level: float = 0.95
 
     @property
     def divergence(self) -> float:
@@ -254,10 +256,15 @@ class Backtest:
 
     @property
     def covered(self) -> bool:
-        """The held-out error lies inside the refitted curve's interval (a fit without an interval is not judged)."""
+        """The held-out mean error lies inside the refitted curve's interval, each side widened in quadrature by the
+        held-out mean's own noise (the interval is the curve's; the mean of k runs scatters about it by its standard
+        error). A fit without an interval is not judged."""
         if not (np.isfinite(self.low) and np.isfinite(self.high)):
             return True
-        return self.low <= self.actual_error <= self.high
+        spread = float(stats.norm.ppf(1 - (1 - self.level) / 2)) * self.actual_noise
+        low = self.predicted_error - np.hypot(self.predicted_error - self.low, spread)
+        high = self.predicted_error + np.hypot(self.high - self.predicted_error, spread)
+        return bool(low <= self.actual_error <= high)
 
     @property
     def poor(self) -> bool:
@@ -459,7 +466,16 @@ def fit_curve(
         Law(law_form, rest_theta), "", distinct[:-1], means[:-1], rest_samples, level, widening=rest_widening
     )
     predicted, low, high = partial.predict([distinct[-1]])
-    curve.backtest = Backtest(float(distinct[-1]), float(predicted[0]), float(low[0]), float(high[0]), float(means[-1]))
+    held = errors[held_out]
+    if held.size > 1:
+        noise = float(held.std(ddof=1) / np.sqrt(held.size))
+    else:  # one run held out: the noise of a run, from the refit's residuals
+        residuals = errors[~held_out] - predict(law_form, rest_theta, sizes[~held_out])[0]
+        dof = max(residuals.size - _free_parameters(law_form, guess_error), 1)
+        noise = float(np.sqrt(np.sum(residuals**2) / dof))
+    curve.backtest = Backtest(
+        float(distinct[-1]), float(predicted[0]), float(low[0]), float(high[0]), float(means[-1]), noise, level
+    )
     return curve
 
 

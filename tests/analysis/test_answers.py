@@ -170,3 +170,17 @@ def test_many_curves_are_summarised_per_key(tmp_path):
     assert any(line.startswith("- model: at the largest size") and "w0 > w1" in line for line in answers)
     payload = json.loads((tmp_path / "grid" / "report" / "fits.json").read_text())
     assert len(payload["crossovers"]) == 45  # every pair is still in fits.json
+
+
+def test_a_bad_curve_form_stored_in_a_grid_is_one_line(tmp_path):
+    import pytest
+
+    from scalegrid.errors import ScalegridError
+
+    runs = curve_runs(small, seeds=1, rng=np.random.default_rng(6), model="small")
+    for run in runs:
+        run["config"] = {"runtime": {"report": {"curve_form": "M9"}}}
+    grid = write_result_grid(tmp_path / "grid", runs)
+    with pytest.raises(ScalegridError, match=r"runtime.report.curve_form='M9' in the grid's results must be one of"):
+        build_report(grid, settings=None)
+    assert not (grid / "report").exists()  # refused before anything is written

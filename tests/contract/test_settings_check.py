@@ -37,6 +37,8 @@ BAD_SETTINGS = {
     "weight decay nan": (["optim.weight_decay=nan"], "optim.weight_decay=nan must be a finite number"),
     "divergence check negative": (["runtime.finite_check_every_n_steps=-1"], "runtime.finite_check_every_n_steps=-1"),
     "min epochs above max": (["trainer.min_epochs=5", "trainer.max_epochs=2"], "trainer.min_epochs=5 is more than"),
+    "unknown curve form": (["runtime.report.curve_form=M9"], "runtime.report.curve_form='M9' must be one of auto, M1"),
+    "curve form lower case": (["runtime.report.curve_form=m4"], "runtime.report.curve_form='m4' must be one of"),
 }
 
 

@@ -30,6 +30,8 @@ from scalegrid.analysis.grid_table import (
 )
 from scalegrid.contract.atomic_files import write_atomic
 from scalegrid.contract.results import write_json_atomic
+from scalegrid.contract.settings_check import CHECKS
+from scalegrid.errors import ScalegridError
 
 
 def _write_text_atomic(path: Path, text: str) -> None:
@@ -132,12 +134,16 @@ def answer_settings(runs: list) -> AnswerSettings:
     """The statistics' knobs from the runs' ``runtime.report`` (ci_level, resamples, fit_resamples, bootstrap_seed)."""
     stored = next((report_settings(run) for run in runs if run.result and run.result.config), {})
     defaults = AnswerSettings()
+    form = stored.get("curve_form", defaults.form)
+    problem = CHECKS["runtime.report.curve_form"](form)
+    if problem:
+        raise ScalegridError(f"runtime.report.curve_form={form!r} in the grid's results {problem}")
     return AnswerSettings(
         level=float(stored.get("ci_level", defaults.level)),
         resamples=int(stored.get("resamples", defaults.resamples)),
         fit_resamples=int(stored.get("fit_resamples", defaults.fit_resamples)),
         seed=int(stored.get("bootstrap_seed", defaults.seed)),
-        form=str(stored.get("curve_form", defaults.form)),
+        form=str(form),
     )
 
 
@@ -158,11 +164,11 @@ def build_report(
     grid_dir = Path(grid_dir)
     runs = find_runs(grid_dir)
     keys, cells = group_cells(runs)
+    settings = settings or answer_settings(runs)  # a bad stored setting is refused before anything is written
     out = grid_dir / "report"
     out.mkdir(exist_ok=True)
     _write_text_atomic(out / "results.csv", _csv_text(table_rows(runs)))
     frame = runs_frame(runs)
-    settings = settings or answer_settings(runs)
     answers = answer_grid(frame, settings)
     write_json_atomic(out / "fits.json", fits_payload(answers))
     _write_text_atomic(out / "fits.csv", _csv_text(curve_rows(answers)) if answers.curves else "")

@@ -55,7 +55,6 @@ WITHIN_SIZES = "within-size bootstrap"
 WITHIN_SIZE_MIN_RUNS = 3  # with at least this many runs at every size, they are resampled within each size (with 2,
 # the within-size bootstrap covered the truth 82-88 % of the time, the residual bootstrap 87-94 %: test_coverage.py)
 RESIDUAL = "residual bootstrap"
-FORM_CHOICES = ("auto", *FORMS)  # runtime.report.curve_form
 
 
 @dataclass(frozen=True)

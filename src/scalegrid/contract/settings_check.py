@@ -75,6 +75,16 @@ def optional(check: Callable[[Any], str | None], meaning: str) -> Callable[[Any]
     return allow_null
 
 
+def one_of(*choices: str) -> Callable[[Any], str | None]:
+    def check(value: Any) -> str | None:
+        return None if value in choices else f"must be one of {', '.join(choices)}"
+
+    return check
+
+
+CURVE_FORMS = ("auto", "M1", "M2", "M3", "M4")  # runtime.report.curve_form: the learning-curve laws of the report
+
+
 def share_of_pool(value: Any) -> str | None:
     number = _number(value)
     if number is None or not math.isfinite(number):
@@ -117,6 +127,7 @@ CHECKS: dict[str, Callable[[Any], str | None]] = {
     "runtime.report.resamples": whole(100),
     "runtime.report.fit_resamples": whole(100),
     "runtime.report.bootstrap_seed": whole(0),
+    "runtime.report.curve_form": one_of(*CURVE_FORMS),
 }
 _MISSING = object()
 

@@ -248,8 +248,9 @@ def fit_many(
         return (fitted - targets).ravel()
 
     width = int(free.sum())
-    columns = (np.arange(rows)[:, None, None] * width + np.arange(width)[None, None, :]).repeat(count, axis=1)
-    pointer = np.arange(0, rows * count * width + 1, width)
+    if rows > 1:  # the block-diagonal sparsity pattern; one curve (every bootstrap refit) is solved densely
+        columns = (np.arange(rows)[:, None, None] * width + np.arange(width)[None, None, :]).repeat(count, axis=1)
+        pointer = np.arange(0, rows * count * width + 1, width)
 
     def jacobian(x):
         theta = full(x)

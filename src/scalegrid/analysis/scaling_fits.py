@@ -352,8 +352,16 @@ def _fit_law(form: Form, sizes, errors, guess_error, start=None, ceiling: float 
     return theta[0] if np.isfinite(cost[0]) else None
 
 
+def _free_mask(form: Form, guess_error: float | None) -> np.ndarray:
+    """Which of the form's parameters the fit moves: all but M4's ε0 when the guess error is known."""
+    mask = np.ones(form.size, dtype=bool)
+    if form is M4 and guess_error is not None:
+        mask[form.parameters.index("e0")] = False
+    return mask
+
+
 def _free_parameters(form: Form, guess_error: float | None) -> int:
-    return form.size - (1 if form is M4 and guess_error is not None else 0)
+    return int(_free_mask(form, guess_error).sum())
 
 
 def _bootstrap(
@@ -377,10 +385,7 @@ def _bootstrap(
                     f"free parameters needs at least {free + 2}"
                 ),
             )
-        free_columns = np.ones(form.size, dtype=bool)
-        if form is M4 and guess_error is not None:
-            free_columns[form.parameters.index("e0")] = False
-        hat = leverages(form, theta, sizes, free_columns)
+        hat = leverages(form, theta, sizes, _free_mask(form, guess_error))
         resampled = residual_resamples(predict(form, theta, sizes)[0], errors, hat, resamples, rng)
     samples = refit_each(
         np.maximum(resampled, ERROR_FLOOR), lambda row: _fit_law(form, sizes, row, guess_error, theta), form.size
@@ -426,11 +431,11 @@ def fit_curve(
     keep = np.isfinite(sizes) & np.isfinite(errors) & (sizes > 0)
     sizes, errors = sizes[keep], np.maximum(errors[keep], ERROR_FLOOR)
     distinct = np.unique(sizes)
+    guess_error = 1.0 if guess_error is None else guess_error  # an error rate: fit_point's rule, here once for all
     law = fit_point(sizes, errors, form, guess_error)
     if isinstance(law, str):
         return law
     law_form, theta = law.form, law.theta
-    guess_error = 1.0 if guess_error is None else guess_error
     samples, kind, reason = _bootstrap(law_form, sizes, errors, theta, guess_error, level, resamples, seed)
     means = np.array([errors[sizes == size].mean() for size in distinct])
     curve = CurveFit(

@@ -78,13 +78,15 @@ def run_reporting_errors(main: Callable[[], object]) -> None:
 def _train(cfg: DictConfig):
     from scalegrid.contract.results import RunStatus
     from scalegrid.contract.run_folders import STOPPED
+    from scalegrid.grid.cell_log import output_to_cell_log
     from scalegrid.grid.cells import CellOutcome, run_cell
     from scalegrid.hydra_job import in_multirun
     from scalegrid.run.training import train
 
     with user_errors_exit():
-        try:
-            outcome = run_cell(cfg, train)
+        try:  # in a grid the cell's output goes to its log file; what stops the grid is said on the grid's output
+            with output_to_cell_log(Path(cfg.runtime.paths.output_dir)):
+                outcome = run_cell(cfg, train)
         except RunStopped as stopped:
             print(f"scalegrid: {stopped}", file=sys.stderr, flush=True)
             if not in_multirun():

@@ -64,6 +64,14 @@ def test_every_cell_completes_in_its_stable_folder(finished_grid):
     assert re.search(r"per trained cell [\d.]+ s: steps train [\d.]+, validation [\d.]+, test [\d.]+; ", summary)
     assert re.search(r"outside the steps [\d.]+ s \(.*hydra [\d.]+.*data [\d.]+.*unattributed [\d.]+\) ", summary)
     assert re.search(r"\(the first cell, which also imported the training stack, took [\d.]+ s\)$", summary)
+    # one line per cell as it ends; Lightning's chatter and each run's summary are in the cell's own log
+    lines = [line for line in first.stdout.splitlines() if re.match(r"\[\d+/8\] ", line)]
+    assert len(lines) == 8 and lines[-1].endswith("; none left")
+    assert re.fullmatch(r"\[1/8\] mnist_net frac0.5 scratch full seed0: [\d.]+ % in \d+ s; 7 left, about \d+ (s|min)", lines[0])
+    assert "Trainable params" not in first.stdout and "test_loss=" not in first.stdout and "#1 :" not in first.stdout
+    log = (grid_dir / "mnist_net/frac0.5/scratch/full/seed0/train.log").read_text()
+    assert "Trainable params" in log and log.count("test_loss=") == 1
+    assert not (grid_dir / ".grid_progress").exists()  # the sweep's event folder is gone with it
 
 
 def test_second_invocation_skips_every_cell_without_training(finished_grid):
@@ -73,6 +81,7 @@ def test_second_invocation_skips_every_cell_without_training(finished_grid):
     assert again.returncode == 0, again.stderr[-3000:]
     assert "8 cells: 0 trained, 8 skipped (already finished), 0 diverged, 0 failed" in again.stdout
     assert "per trained cell" not in again.stdout  # nothing was trained, so no time to break down
+    assert "[8/8] 8 cells skipped: finished by an earlier run" in again.stdout and "[1/8]" not in again.stdout
     assert "test_loss=" not in again.stdout  # no run printed a training summary
     assert {path: path.stat().st_mtime_ns for path in stamps} == stamps
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from pathlib import Path
 
 import pytest
@@ -36,6 +37,14 @@ def _statuses(grid_dir: Path) -> dict[str, str]:
     return {path.parent.name: json.loads(path.read_text())["status"] for path in grid_dir.rglob(RESULTS_FILE)}
 
 
+def _assert_one_line_per_cell(stdout: str) -> None:
+    """The sweeping process printed a line for each cell its workers ran, and none of the launcher's job list."""
+    lines = sorted(line for line in stdout.splitlines() if re.match(r"\[[12]/2\] ", line))
+    assert len(lines) == 2 and lines[1].endswith("; none left"), stdout[-2000:]
+    assert {re.search(r"seed\d", line).group() for line in lines} == {"seed0", "seed1"}
+    assert "#0 :" not in stdout and "Trainable params" not in stdout
+
+
 @pytest.mark.slow
 def test_a_grid_through_the_joblib_launcher(mnist_root: Path, tmp_path: Path) -> None:
     grid_dir = tmp_path / "grid"
@@ -45,6 +54,7 @@ def test_a_grid_through_the_joblib_launcher(mnist_root: Path, tmp_path: Path) ->
     threads = {json.loads(path.read_text())["torch_threads"] for path in grid_dir.rglob(RESULTS_FILE)}
     assert threads == {max(1, len(os.sched_getaffinity(0)) // 2)}  # the cores shared by the 2 jobs
     assert "the launcher's workers ran the jobs; 2 cells on disk: 2 completed" in completed.stdout
+    _assert_one_line_per_cell(completed.stdout)
 
 
 @pytest.mark.slow
@@ -54,6 +64,7 @@ def test_a_grid_through_submitit_local(mnist_root: Path, tmp_path: Path) -> None
     assert completed.returncode == 0, completed.stderr[-3000:]
     assert _statuses(grid_dir) == {"seed0": "completed", "seed1": "completed"}
     assert list((grid_dir / ".submitit").iterdir())  # submitit's own job folders: it really ran them
+    _assert_one_line_per_cell(completed.stdout)
 
 
 def test_the_slurm_launcher_config_gives_the_expected_sbatch_file(tmp_path: Path, monkeypatch) -> None:

@@ -40,7 +40,7 @@ def test_a_run_logs_those_settings_to_tensorboards_hparams_tab(cifar_root, tmp_p
     overrides = ["model=simple_cnn", f"runtime.data.root={cifar_root}", *TINY_DATA, *FAST_TRAINER, "optim.lr=0.01"]
     train(compose_config(overrides, output_dir=run_dir))
     keys = []
-    for path in (run_dir / "tensorboard").glob("events.out.tfevents.*"):
+    for path in run_dir.glob("events.out.tfevents.*"):
         for event in EventFileLoader(str(path)).Load():
             for value in event.summary.value:
                 if value.tag == "_hparams_/session_start_info":

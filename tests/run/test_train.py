@@ -2,6 +2,7 @@
 
 import csv
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -83,16 +84,20 @@ def test_train_script_end_to_end_on_cifar10(cifar_root, tmp_path):
     assert "last.ckpt" in checkpoints and any(name.startswith("best-epoch") for name in checkpoints)
     assert Path(results["best_checkpoint"]).name in checkpoints
 
-    events = EventAccumulator(str(run_dir / "tensorboard")).Reload()
+    events = EventAccumulator(str(run_dir)).Reload()
     scalars = set(events.Tags()["scalars"])
     assert {"train/loss", "train/acc", "val/loss", "val/acc", "test/acc"} <= scalars
     assert len(events.Scalars("val/acc")) == 2
+    # TensorBoard's pages sort charts by tag: the first is validation accuracy (the same values), never `epoch`
+    assert "epoch" not in scalars and min(scalars) == "accuracy/validation"
+    headline = [(point.step, point.value) for point in events.Scalars("accuracy/validation")]
+    assert headline == [(point.step, point.value) for point in events.Scalars("val/acc")]
     assert any(tag.startswith("lr-") for tag in scalars)
     assert events.Scalars("hp/test_acc")[0].value == pytest.approx(results["test_acc"])  # HPARAMS tab metric
     assert "test/confusion_matrix" in events.Tags()["images"]
     hparams_tags = {
         value.tag
-        for path in (run_dir / "tensorboard").glob("events.out.tfevents.*")
+        for path in run_dir.glob("events.out.tfevents.*")
         for event in EventFileLoader(str(path)).Load()
         for value in event.summary.value
         if value.metadata.plugin_data.plugin_name == "hparams"
@@ -124,7 +129,11 @@ def test_multirun_sweep_makes_one_run_per_value(mnist_root, tmp_path):
     assert len(runs) == 2
     sizes = sorted(json.loads(path.read_text())["train_size"] for path in runs)
     assert sizes == [90, 180]
-    assert proc.stdout.count("test_loss=") == 2  # one summary line per run
+    # one line per cell on the sweep's output, named by its swept value; each run's summary is in its own log
+    assert re.search(r"^\[1/2\] #0 data.fraction=0.5: [\d.]+ % in \d+ s; 1 left, about \d+ s$", proc.stdout, re.M)
+    assert re.search(r"^\[2/2\] #1 data.fraction=1.0: [\d.]+ % in \d+ s; none left$", proc.stdout, re.M)
+    assert "test_loss=" not in proc.stdout and "Trainable params" not in proc.stdout
+    assert all((path.parent / "train.log").read_text().count("test_loss=") == 1 for path in runs)
     assert "2 cells: 2 trained, 0 skipped" in proc.stdout
 
 
@@ -164,7 +173,7 @@ def _output_under_a_file(_: Path, tmp_path: Path) -> list[str]:
 
 # Bad input through src/train.py: (overrides, environment, what to set up, what the one line must say).
 BAD_INPUT = {
-    "unknown group option": (["model=nosuchnet"], {}, None, "available options: convnet, mlp, mnist_conv_12k"),
+    "unknown group option": (["model=nosuchnet"], {}, None, "available options: convnet, convnet_narrow, convnet_wide, mlp, mnist_conv_12k"),
     "unknown data option": (["data=nosuchdata"], {}, None, "available options: cifar10, image_csv, image_folder"),
     "unknown key": (["data.nosuchkey=1"], {}, None, "data.nosuchkey"),
     "fraction 0": (["data.fraction=0"], {}, None, "data.fraction=0 is outside (0, 1]"),

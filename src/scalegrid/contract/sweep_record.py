@@ -53,3 +53,30 @@ def requested_axes(grid_dir: Path) -> list[tuple[str, list[str]]] | None:
 def swept_keys(grid_dir: Path) -> list[str]:
     """The keys the sweep gives more than one value (empty without a sweep record)."""
     return [key for key, values in requested_axes(grid_dir) or [] if len(values) > 1]
+
+
+BASIC_SWEEPER = "hydra._internal.core_plugins.basic_sweeper.BasicSweeper"
+
+
+def sweep_size(config) -> int | None:
+    """How many jobs Hydra's basic sweeper makes of a sweep's config (``hydra.sweeper.params`` and the command line,
+    the command line winning for a key it names): the product of every swept key's values. None for another sweeper
+    or a sweep that cannot be counted without running it (a glob over a config group)."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+    from omegaconf import OmegaConf
+
+    hydra = config.hydra
+    if OmegaConf.select(hydra, "sweeper._target_") != BASIC_SWEEPER:
+        return None
+    params = OmegaConf.to_container(hydra.sweeper.params, resolve=False) if hydra.sweeper.get("params") else {}
+    requested = {key: f"{key}={value}" for key, value in (params or {}).items()}
+    for item in hydra.overrides.task:
+        requested[item.partition("=")[0].lstrip("+~")] = item
+    size = 1
+    try:
+        for override in OverridesParser.create().parse_overrides(list(requested.values())):
+            if override.is_sweep_override():
+                size *= len(list(override.sweep_string_iterator()))
+    except Exception:  # noqa: BLE001 - a sweep this count does not understand: no total rather than a wrong one
+        return None
+    return size

@@ -52,6 +52,7 @@ from scalegrid.run.test_curve import TestEveryEpoch
 from scalegrid.run.throughput import TrainThroughput
 from scalegrid.run.time_breakdown import PhaseClock, StepPhases
 
+PROGRESS_BAR_CALLBACK = "progress_bar"  # runtime.callbacks entry of the bar: a single run's, never a grid cell's
 BEST_CHECKPOINT_CALLBACK = "model_checkpoint"  # runtime.callbacks entry whose monitor/mode come from ``selection``
 
 
@@ -289,6 +290,8 @@ def _callbacks(cfg: DictConfig, validates: bool) -> list[pl.Callback]:
             options = {"monitor": cfg.selection.monitor, "mode": cfg.selection.mode}
         elif not validates and str(block["_target_"]).endswith(("ModelCheckpoint", "LastCheckpoint")):
             options = {"save_on_train_epoch_end": True}  # Lightning would wait for a validation that never comes
+        elif name == PROGRESS_BAR_CALLBACK and in_multirun():
+            options = {"refresh_rate": 0}  # a grid cell's output goes to its log file, where a bar is only noise
         callbacks.append(instantiate(block, **options))
     return callbacks + [instantiate(block) for block in _target_blocks(cfg.get("callbacks"))]
 

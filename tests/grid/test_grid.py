@@ -67,7 +67,9 @@ def test_every_cell_completes_in_its_stable_folder(finished_grid):
     # one line per cell as it ends; Lightning's chatter and each run's summary are in the cell's own log
     lines = [line for line in first.stdout.splitlines() if re.match(r"\[\d+/8\] ", line)]
     assert len(lines) == 8 and lines[-1].endswith("; none left")
-    assert re.fullmatch(r"\[1/8\] mnist_net frac0.5 scratch full seed0: [\d.]+ % in \d+ s; 7 left, about \d+ (s|min)", lines[0])
+    assert re.fullmatch(
+        r"\[1/8\] mnist_net frac0.5 scratch full seed0: [\d.]+ % in \d+ s; 7 left, about \d+ (s|min)", lines[0]
+    )
     assert "Trainable params" not in first.stdout and "test_loss=" not in first.stdout and "#1 :" not in first.stdout
     log = (grid_dir / "mnist_net/frac0.5/scratch/full/seed0/train.log").read_text()
     assert "Trainable params" in log and log.count("test_loss=") == 1

@@ -55,8 +55,14 @@ def test_without_a_total_the_lines_count_up():
 
 
 def test_durations_read_as_a_person_would_say_them():
-    assert [duration(s) for s in (4.2, 59.4, 61, 719, 3600, 3930)] == ["4 s", "59 s", "1 min", "12 min", "1 h 00 min",
-                                                                       "1 h 06 min"]
+    assert [duration(s) for s in (4.2, 59.4, 61, 719, 3600, 3930)] == [
+        "4 s",
+        "59 s",
+        "1 min",
+        "12 min",
+        "1 h 00 min",
+        "1 h 06 min",
+    ]
 
 
 def test_a_cell_is_named_by_its_folder_inside_the_grid(tmp_path: Path):

@@ -173,7 +173,12 @@ def _output_under_a_file(_: Path, tmp_path: Path) -> list[str]:
 
 # Bad input through src/train.py: (overrides, environment, what to set up, what the one line must say).
 BAD_INPUT = {
-    "unknown group option": (["model=nosuchnet"], {}, None, "available options: convnet, convnet_narrow, convnet_wide, mlp, mnist_conv_12k"),
+    "unknown group option": (
+        ["model=nosuchnet"],
+        {},
+        None,
+        "available options: convnet, convnet_narrow, convnet_wide, mlp, mnist_conv_12k",
+    ),
     "unknown data option": (["data=nosuchdata"], {}, None, "available options: cifar10, image_csv, image_folder"),
     "unknown key": (["data.nosuchkey=1"], {}, None, "data.nosuchkey"),
     "fraction 0": (["data.fraction=0"], {}, None, "data.fraction=0 is outside (0, 1]"),

@@ -49,7 +49,9 @@ def job_event(config: DictConfig, job_return: Any, seconds: float) -> dict[str, 
     label = cell_label(run_dir, grid_dir)
     if label.isdigit():  # a plain -m sweep names its folders by job number: say the swept values too
         swept = set(swept_keys(grid_dir))
-        values = [item for item in OmegaConf.select(config, "hydra.overrides.task") or [] if item.split("=")[0] in swept]
+        values = [
+            item for item in OmegaConf.select(config, "hydra.overrides.task") or [] if item.split("=")[0] in swept
+        ]
         label = " ".join([f"#{label}", *values])
     event: dict[str, Any] = {"cell": label, "seconds": round(seconds, 2)}
     if job_return.status != JobStatus.COMPLETED:  # the job raised (its return_value would raise it again)
@@ -155,7 +157,9 @@ class GridProgress(Callback):
     def __getstate__(self) -> dict[str, Any]:
         """What a launcher's worker gets (joblib and submitit pickle the callbacks): no thread, lock or stream; in a
         worker this callback only writes its jobs' events."""
-        state = {key: value for key, value in self.__dict__.items() if key not in ("_lock", "_stop", "_watcher", "_out")}
+        state = {
+            key: value for key, value in self.__dict__.items() if key not in ("_lock", "_stop", "_watcher", "_out")
+        }
         return {**state, "_seen": set()}
 
     def __setstate__(self, state: dict[str, Any]) -> None:

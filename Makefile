@@ -49,12 +49,23 @@ grid: install            ## the full model-size x data-size x pretraining grid (
 study: install           ## one reference study and its report: make study STUDY=finetune_depth [SIZE=cpu] (docs/studies.md)
 	@test -f conf/experiment/$(STUDY).yaml || { echo "make study: STUDY=$(STUDY) is not a study; choose one of: $(STUDIES)"; exit 2; }
 	@test -f conf/size/$(SIZE).yaml || { echo "make study: SIZE=$(SIZE) is not a size; choose full or cpu"; exit 2; }
-	@# a study whose source (pretraining) has a preset at this size gets it trained first
-	@if [ -f conf/study_size/$(STUDY)_source/$(SIZE).yaml ]; then \
+	@# Pretrained arms without ImageNet files: a study with a source preset at this size
+	@# (conf/study_pretraining/<study>/<size>_source.yaml) starts them from its source instead (pretrained_from=source).
+	@# A study whose source (pretraining) has a preset at this size gets it trained first: always for a study that has
+	@# no ImageNet arms (finetune_depth), only without the ImageNet files for the others.
+	@set -e; FROM=""; GRID=$(STUDY_GRID); \
+	if [ -f conf/study_pretraining/$(STUDY)/$(SIZE)_source.yaml ]; then \
+		if $(PY) -m scalegrid.models.imagenet_files experiment=$(STUDY) size=$(SIZE); then :; else \
+			rc=$$?; [ $$rc -eq 1 ] || exit $$rc; \
+			echo "[scalegrid] the pretrained arms start from $(STUDY)_source (trained on CIFAR-10 classes 0-4) instead"; \
+			FROM=pretrained_from=source; GRID=$(STUDY_GRID)_source; fi; \
+		[ -n "$$FROM" ] || SKIP_SOURCE=1; fi; \
+	if [ -f conf/study_size/$(STUDY)_source/$(SIZE).yaml ] && [ -z "$$SKIP_SOURCE" ]; then \
 		echo "$(PY) src/train.py experiment=$(STUDY)_source size=$(SIZE) $(ARGS)"; \
-		$(PY) src/train.py experiment=$(STUDY)_source size=$(SIZE) $(ARGS) || exit $$?; fi
-	$(PY) src/train.py experiment=$(STUDY) size=$(SIZE) $(ARGS)
-	$(PY) src/report.py $(STUDY_GRID)
+		$(PY) src/train.py experiment=$(STUDY)_source size=$(SIZE) $(ARGS); fi; \
+	echo "$(PY) src/train.py experiment=$(STUDY) size=$(SIZE) $$FROM $(ARGS)"; \
+	$(PY) src/train.py experiment=$(STUDY) size=$(SIZE) $$FROM $(ARGS); \
+	$(PY) src/report.py $$GRID
 
 report: install          ## tables and figures of a grid: make report GRID=outputs/grids/bigsmall
 	$(PY) src/report.py $(GRID)

@@ -173,3 +173,54 @@ def test_finetune_depth_at_cpu_size_fine_tunes_from_its_source(tmp_path):
     assert resolved_config(default_source)["pretrained"].startswith(
         str(tmp_path / "outputs" / "grids" / "finetune_depth_source_cpu")
     )
+
+
+SOURCE_ARMS = ["bigsmall", "transfer", "vgg_cifar"]  # CPU presets whose pretrained arms have a source preset
+
+
+def _pretrained_cell(study: str, overrides: list[str]) -> list[str]:
+    """The overrides of a study's first pretrained cell: its swept pretraining key at the value that is not scratch."""
+    params = compose_config([f"experiment={study}", *overrides]).hydra.sweeper.params
+    for key in ("model.weights", "init"):
+        if key in params:
+            value = next(v for v in str(params[key]).split(",") if v not in ("null", "scratch"))
+            return [f"experiment={study}", *overrides, f"{key}={value}"]
+    raise AssertionError(f"{study} sweeps no pretraining key")
+
+
+@pytest.mark.parametrize("study", SOURCE_ARMS)
+def test_without_imagenet_files_a_cpu_preset_starts_its_pretrained_arms_from_its_source(study, tmp_path):
+    paths = [f"runtime.paths.log_dir={tmp_path}"]
+    target = compose_config([f"experiment={study}", "size=cpu", "pretrained_from=source", *paths])
+    source = compose_config([f"experiment={study}_source", "size=cpu", *paths])
+    assert set(target.data.classes).isdisjoint(source.data.classes)  # the target's images: classes the source never saw
+    assert target.experiment_name == f"{study}_cpu_source"  # a grid of its own, apart from the ImageNet one
+    assert "not ImageNet" in target.runtime.report.note  # the report says where the pretrained arms came from
+    source_models = str((source.hydra.sweeper.params or {}).get("model") or source.model.name).split(",")
+    target_models = str((target.hydra.sweeper.params or {}).get("model") or target.model.name).split(",")
+    assert set(target_models) <= set(source_models)
+    for model in target_models:
+        overrides = [*_pretrained_cell(study, ["size=cpu", "pretrained_from=source", *paths]), f"model={model}"]
+        cell = compose_config(overrides, output_dir=tmp_path / "cell")
+        source_cell = Path(source.hydra.sweep.dir, model, f"frac{source.data.fraction}", "scratch", "full", "seed0")
+        assert resolved_config(cell)["model"]["weights"] == str(source_cell / "checkpoints" / "last.ckpt")
+    imagenet = compose_config(_pretrained_cell(study, ["size=cpu", *paths]), output_dir=tmp_path / "cell")
+    assert resolved_config(imagenet)["model"]["weights"] == "imagenet"  # with the files present: ImageNet, as before
+
+
+def test_the_imagenet_check_names_the_missing_files_of_a_study(tmp_path, monkeypatch, capsys):
+    import torchvision
+
+    from scalegrid.models.imagenet_files import main
+
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path))
+    assert main(["experiment=bigsmall", "size=cpu"]) == 1
+    files = [Path(torchvision.models.get_model_weights(arch).DEFAULT.url).name for arch in ("resnet18", "resnet50")]
+    assert f"ImageNet weights not in {tmp_path / 'hub' / 'checkpoints'}: {', '.join(files)}" in capsys.readouterr().out
+    (tmp_path / "hub" / "checkpoints").mkdir(parents=True)
+    (tmp_path / "hub" / "checkpoints" / files[0]).write_bytes(b"")
+    assert main(["experiment=bigsmall", "size=cpu"]) == 1 and files[0] not in capsys.readouterr().out
+    (tmp_path / "hub" / "checkpoints" / files[1]).write_bytes(b"")
+    assert main(["experiment=bigsmall", "size=cpu"]) == 0
+    assert main(["experiment=no_such_study"]) == 2
+    assert "no_such_study" in capsys.readouterr().err

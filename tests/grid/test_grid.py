@@ -100,6 +100,9 @@ def test_a_failing_cell_is_recorded_and_the_grid_goes_on(mnist_root, tmp_path):
     (failed,) = [value for key, value in statuses.items() if key != "scratch"]
     assert failed["status"] == "failed" and "no such file" in failed["error"]
     assert "1 trained, 0 skipped (already finished), 0 diverged, 1 failed" in proc.stdout
+    assert re.search(
+        r"^\[\d/2\] mnist_net frac1.0 from_\S+ full seed0: failed in \d+ s \(.*no such file", proc.stdout, re.M
+    )
 
 
 def test_report_aggregates_the_grid(finished_grid):

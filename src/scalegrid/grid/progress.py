@@ -11,6 +11,7 @@ accounted for); cells skipped because an earlier invocation finished them are co
 
 from __future__ import annotations
 
+import atexit
 import json
 import os
 import shutil
@@ -179,6 +180,7 @@ class GridProgress(Callback):
             self._events = None
             return
         os.environ[PROGRESS_ENV] = str(self._events)  # launcher workers start after this and inherit it
+        atexit.register(self._remove_events, self._events)  # a sweep stopped by an error leaves no event folder
         cells = f"{self._lines.total} cells" if self._lines.total else "a sweep"
         print(f"[scalegrid] grid {grid_dir}: {cells}; each cell's own log is in its folder", file=self._out, flush=True)
         self._stop.clear()
@@ -211,13 +213,18 @@ class GridProgress(Callback):
             closing = self._lines.closing_line()
             if closing:
                 print(closing, file=self._out, flush=True)
-        shutil.rmtree(self._events, ignore_errors=True)
+        self._remove_events(self._events)
+        self._events = None
+
+    @staticmethod
+    def _remove_events(events: Path) -> None:
+        shutil.rmtree(events, ignore_errors=True)
         try:
-            self._events.parent.rmdir()  # the grid's event folder, when no other sweep is running in this grid
+            events.parent.rmdir()  # the grid's event folder, when no other sweep is running in this grid
         except OSError:
             pass
-        os.environ.pop(PROGRESS_ENV, None)
-        self._events = None
+        if os.environ.get(PROGRESS_ENV) == str(events):
+            os.environ.pop(PROGRESS_ENV, None)
 
     def _watch(self) -> None:
         while not self._stop.wait(POLL_SECONDS):

@@ -12,6 +12,8 @@ from conftest import CIFAR_CLASSES, compose_config, write_cifar10, write_mnist
 from scalegrid import CONF_DIR, PROJECT_ROOT
 from scalegrid.contract.results import resolved_config
 from scalegrid.data.create import data_options
+from scalegrid.errors import ScalegridError
+from scalegrid.models.weights import apply_pretrained_keyword
 
 STUDIES_PAGE = PROJECT_ROOT / "docs" / "studies.md"
 # The studies of ../shared/STUDIES.md, one experiment each; the others in conf/experiment/ are the demo, sources
@@ -202,10 +204,22 @@ def test_without_imagenet_files_a_cpu_preset_starts_its_pretrained_arms_from_its
     for model in target_models:
         overrides = [*_pretrained_cell(study, ["size=cpu", "pretrained_from=source", *paths]), f"model={model}"]
         cell = compose_config(overrides, output_dir=tmp_path / "cell")
+        apply_pretrained_keyword(cell)  # what the entry point does first: model.weights=pretrained -> `pretrained`
         source_cell = Path(source.hydra.sweep.dir, model, f"frac{source.data.fraction}", "scratch", "full", "seed0")
         assert resolved_config(cell)["model"]["weights"] == str(source_cell / "checkpoints" / "last.ckpt")
     imagenet = compose_config(_pretrained_cell(study, ["size=cpu", *paths]), output_dir=tmp_path / "cell")
     assert resolved_config(imagenet)["model"]["weights"] == "imagenet"  # with the files present: ImageNet, as before
+
+
+def test_model_weights_pretrained_names_the_checkpoint_of_the_pretrained_key(tmp_path):
+    cell = compose_config(["model.weights=pretrained", "pretrained=ckpts/${model.name}.ckpt", "model=resnet50"])
+    apply_pretrained_keyword(cell)
+    assert cell.model.weights == "ckpts/resnet50.ckpt"  # resolved for the cell's own model
+    unset = compose_config(["model.weights=pretrained"])
+    with pytest.raises(
+        ScalegridError, match="model.weights=pretrained names the checkpoint of pretrained=, which is not set"
+    ):
+        apply_pretrained_keyword(unset)
 
 
 def test_the_imagenet_check_names_the_missing_files_of_a_study(tmp_path, monkeypatch, capsys):

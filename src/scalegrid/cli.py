@@ -81,9 +81,11 @@ def _train(cfg: DictConfig):
     from scalegrid.grid.cell_log import output_to_cell_log
     from scalegrid.grid.cells import CellOutcome, run_cell
     from scalegrid.hydra_job import in_multirun
+    from scalegrid.models.weights import apply_pretrained_keyword
     from scalegrid.run.training import train
 
     with user_errors_exit():
+        apply_pretrained_keyword(cfg)
         try:  # in a grid the cell's output goes to its log file; what stops the grid is said on the grid's output
             with output_to_cell_log(Path(cfg.runtime.paths.output_dir)):
                 outcome = run_cell(cfg, train)

@@ -61,8 +61,8 @@ def weights_tag(weights: str | None) -> str:
     """A folder name for ``model.weights``: scratch, imagenet, or the checkpoint's run folder."""
     if weights in (None, "None", "null"):
         return "scratch"
-    if weights == "imagenet":
-        return "imagenet"
+    if weights in ("imagenet", "pretrained"):  # pretrained: the checkpoint of the `pretrained` key (models/weights.py)
+        return str(weights)
     path = Path(str(weights))
     run = path.parent.parent if path.parent.name == "checkpoints" else path.parent
     return "from_" + "_".join(part for part in run.parts[-2:] if part not in ("/", ""))

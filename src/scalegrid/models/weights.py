@@ -207,3 +207,24 @@ def initialise(
         return load_into(network, load_imagenet_state_dict(entry, download), f"ImageNet ({Path(entry.url).name})")
     state_dict, source_classes = read_checkpoint(Path(weights))
     return load_into(network, state_dict, str(weights), source_classes, class_names)
+
+
+PRETRAINED = "pretrained"  # model.weights=pretrained: the checkpoint the top-level `pretrained` key names
+
+
+def apply_pretrained_keyword(cfg) -> None:
+    """``model.weights=pretrained`` becomes the checkpoint of the top-level ``pretrained`` key, resolved in the run's
+    own config, so a sweep over models can name each model's source by one value (``model.weights: null,pretrained``
+    with ``pretrained: .../${model.name}/...``): a path in the sweep itself would be resolved once, for the first
+    model. Changes ``cfg`` in place, before the cell's identity is read."""
+    from omegaconf import open_dict
+
+    if cfg.model.get("weights") != PRETRAINED:
+        return
+    if cfg.get("pretrained") in (None, ""):
+        raise ScalegridError(
+            "model.weights=pretrained names the checkpoint of pretrained=, which is not set: "
+            "give pretrained=<checkpoint>, or model.weights=<checkpoint>"
+        )
+    with open_dict(cfg):
+        cfg.model.weights = str(cfg.pretrained)

@@ -38,7 +38,7 @@ format: install
 train: install           ## the main job: ResNet-18 on CIFAR-10 (set DATA_DIR to your data folder)
 	$(PY) src/train.py $(ARGS)
 
-demo: install            ## the main command: a real 60-cell grid on CIFAR-10 (about 8 min on 2 cores), its report and Answers
+demo: install            ## the main command: a real 60-cell grid on CIFAR-10 (about 5 min on 2 cores), its report and Answers
 	$(PY) src/train.py experiment=demo_source $(ARGS)
 	$(PY) src/train.py experiment=demo $(ARGS)
 	$(PY) src/report.py outputs/grids/demo

@@ -167,7 +167,9 @@ def test_decoding_in_worker_processes_trains(image_folder: Path, tmp_path: Path)
     ],
 )
 def test_bad_settings_are_refused(image_folder: Path, tmp_path: Path, override: str, message: str) -> None:
-    cfg = compose_config(["data=image_folder", f"runtime.data.root={image_folder}", *tiny_images(tmp_path), override])
+    cfg = compose_config(
+        ["data=image_folder", f"runtime.data.root={image_folder}", *tiny_images(tmp_path), override], tmp_path / "run"
+    )
     with pytest.raises(ScalegridError, match=message):
         create_datamodule(data_options(resolved_config(cfg)), shuffle_seed=0, imagenet_statistics=False)
 
@@ -242,8 +244,9 @@ def test_a_small_grid_on_a_generated_folder(image_folder: Path, tmp_path: Path) 
     assert sorted(r["train_size"] for r in results) == [12, 24]
     assert len({r["test_size"] for r in results}) == 1
     assert np.all([r["status"] == "completed" for r in results])
-    assert "decoding and caching images" in completed.stderr  # once: the second cell finds the cache
-    assert completed.stderr.count("decoding and caching images: 100%") == 1
+    logs = "".join(path.read_text() for path in (tmp_path / "grid").rglob("train.log"))  # a cell's output: its log
+    assert "decoding and caching images" not in completed.stderr + completed.stdout
+    assert logs.count("decoding and caching images: 100%") == 1  # once: the second cell finds the cache
 
 
 def test_preparing_again_after_setup_reads_nothing(image_folder: Path, tmp_path: Path, monkeypatch) -> None:

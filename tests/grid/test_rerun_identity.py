@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 from pathlib import Path
 
@@ -75,6 +76,7 @@ def test_two_cells_in_one_folder_fail_the_second_and_the_grid_goes_on(mnist_root
     collided = run_train([*args, "hydra.sweep.subdir=same_${seed}"])  # the folder pattern names no swept key
     assert collided.returncode == 0, collided.stderr[-2000:]
     assert "3 cells: 1 trained, 0 skipped (already finished), 0 diverged, 2 failed" in collided.stdout
-    assert collided.stdout.count("[scalegrid] cell failed: ") == 2 and "holds a finished run" in collided.stdout
+    failed = re.findall(r"^\[\d/3\] same_0: failed in \d+ s \(.*holds a finished run", collided.stdout, re.M)
+    assert len(failed) == 2, collided.stdout[-2000:]
     results = list(grid.rglob(RESULTS_FILE))
     assert len(results) == 1 and '"status": "completed"' in results[0].read_text()  # the first cell's, untouched

@@ -181,8 +181,12 @@ class GridProgress(Callback):
             return
         os.environ[PROGRESS_ENV] = str(self._events)  # launcher workers start after this and inherit it
         atexit.register(self._remove_events, self._events)  # a sweep stopped by an error leaves no event folder
-        cells = f"{self._lines.total} cells" if self._lines.total else "a sweep"
-        print(f"[scalegrid] grid {grid_dir}: {cells}; each cell's own log is in its folder", file=self._out, flush=True)
+        cells = f"{self._lines.total} cells" if self._lines.total else "the cells"
+        print(
+            f"[scalegrid] {cells} of grid {grid_dir}: a line each as it ends; its own log is in its folder",
+            file=self._out,
+            flush=True,
+        )
         self._stop.clear()
         self._watcher = threading.Thread(target=self._watch, name="scalegrid-grid-progress", daemon=True)
         self._watcher.start()

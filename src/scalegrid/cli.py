@@ -70,7 +70,7 @@ def run_reporting_errors(main: Callable[[], object]) -> None:
             # Hydra creating the run or sweep folder, or a file the run writes: the place is the problem, not the code.
             raise ScalegridError(
                 f"cannot write {error.filename} ({error.strerror}): choose a writable output folder "
-                "(hydra.run.dir=..., hydra.sweep.dir=... or paths.log_dir=...)"
+                "(hydra.run.dir=..., hydra.sweep.dir=... or runtime.paths.log_dir=...)"
             ) from None
 
 
@@ -78,6 +78,7 @@ def run_reporting_errors(main: Callable[[], object]) -> None:
 def _train(cfg: DictConfig):
     from scalegrid.contract.results import RunStatus
     from scalegrid.contract.run_folders import STOPPED
+    from scalegrid.contract.selection import resolve_selection
     from scalegrid.grid.cell_log import output_to_cell_log
     from scalegrid.grid.cells import CellOutcome, run_cell
     from scalegrid.hydra_job import in_multirun
@@ -86,6 +87,7 @@ def _train(cfg: DictConfig):
 
     with user_errors_exit():
         apply_pretrained_keyword(cfg)
+        resolve_selection(cfg)  # an unknown monitor refused, a contradicting mode warned about, before any work
         try:  # in a grid the cell's output goes to its log file; what stops the grid is said on the grid's output
             with output_to_cell_log(Path(cfg.runtime.paths.output_dir)):
                 outcome = run_cell(cfg, train)
@@ -114,7 +116,7 @@ def _eval(cfg: DictConfig) -> None:
     from scalegrid.analysis.evaluation import evaluate
 
     with user_errors_exit():
-        out_dir = evaluate(Path(cfg.run), cfg.split, int(cfg.top_k), int(cfg.examples), cfg.data_root)
+        out_dir = evaluate(Path(cfg.run), cfg.split, cfg.top_k, cfg.examples, cfg.data_root)
         metrics = json.loads((out_dir / "metrics.json").read_text())
         pairs = "; ".join(pair["text"] for pair in metrics["confused_pairs"]) or "none"
         print(
@@ -150,7 +152,7 @@ def _visualize(cfg: DictConfig) -> None:
     with user_errors_exit():
         images = OmegaConf.to_container(cfg.images) if cfg.images is not None else []
         layers = OmegaConf.to_container(cfg.layers) if cfg.layers is not None else None
-        out_dir = visualize(Path(cfg.run), images, layers, int(cfg.channels), cfg.gradcam_layer, cfg.data_root)
+        out_dir = visualize(Path(cfg.run), images, layers, cfg.channels, cfg.gradcam_layer, cfg.data_root)
         print(f"[scalegrid] {len(list(out_dir.glob('*.png')))} figures in {out_dir}", flush=True)
 
 

@@ -101,3 +101,32 @@ def test_visualize_reads_an_arm_cell_folder_pasted_as_printed(finished_run: Path
     completed = _visualize(f"run={cell}", "images=[0]", "layers=[1]")
     assert completed.returncode == 0, completed.stderr[-2000:]
     assert (cell / "visualize" / "features_test0_0.png").is_file()  # the 1st convolution of simple_cnn is "0"
+
+
+def test_bad_visualize_inputs_are_one_line_each_and_write_nothing(finished_run: Path, tmp_path: Path) -> None:
+    from scalegrid.analysis.visualization import visualize
+
+    text = tmp_path / "notes.png"
+    text.write_text("not an image")
+    cases = [
+        ({"images": [str(text)]}, rf"images: {text} cannot be decoded \(not an image PIL can read\); give a PNG"),
+        ({"images": [0], "channels": 0}, r"channels=0 must be a whole number of at least 1"),
+        ({"images": [0], "channels": "many"}, r"channels='many' must be a whole number"),
+        ({"images": [0], "gradcam_layer": "bogus"}, r"^gradcam_layer: no layer 'bogus' in this network; valid names"),
+    ]
+    out = finished_run / "visualize"
+    before = sorted(out.glob("*.png")) if out.exists() else []
+    for options, message in cases:
+        with pytest.raises(ScalegridError, match=message):
+            visualize(finished_run, **options)
+        assert (sorted(out.glob("*.png")) if out.exists() else []) == before  # refused before anything is written
+
+
+def test_a_second_call_leaves_only_its_own_figures(finished_run: Path) -> None:
+    from scalegrid.analysis.visualization import visualize
+
+    out = visualize(finished_run, [0, 1])
+    assert {path.name for path in out.glob("gradcam_*.png")} == {"gradcam_test0.png", "gradcam_test1.png"}
+    out = visualize(finished_run, [2])
+    assert {path.name for path in out.glob("gradcam_*.png")} == {"gradcam_test2.png"}  # no stale test0, test1
+    assert len(list(out.glob("*.png"))) == 1 + 1 + 2  # filters, one Grad-CAM, feature maps of two layers

@@ -1,5 +1,6 @@
 """Initial weights: ImageNet files from a local torch.hub cache, and checkpoints of earlier runs."""
 
+import os
 from pathlib import Path
 
 import pytest
@@ -126,6 +127,43 @@ def test_missing_and_non_checkpoint_files_are_refused(tmp_path):
     torch.save([1, 2, 3], tmp_path / "list.pt")
     with pytest.raises(ScalegridError, match="holds no state dict"):
         read_checkpoint(tmp_path / "list.pt")
+
+
+class RunsCode:
+    def __reduce__(self):  # unpickling this would run a command
+        return (os.system, ("touch ran",))
+
+
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [
+        (b"ab", "is not a checkpoint"),  # a few bytes: torch raised IndexError
+        (b"epoch: 3\nlr: 0.1\n" * 20, "is not a checkpoint"),  # a text file: torch raised KeyError
+        (b"", "is not a checkpoint"),
+        ("folder", "is a folder: give a file in it"),
+        ("code", "holds Python objects besides tensors"),  # torch 2.14 says 'unsupported GLOBAL'
+    ],
+    ids=["few bytes", "text", "empty", "folder", "code-running pickle"],
+)
+def test_a_file_that_is_no_checkpoint_is_one_line_naming_it(tmp_path, monkeypatch, content, expected):
+    monkeypatch.chdir(tmp_path)
+    path = tmp_path / "weights.ckpt"
+    if content == "folder":
+        path.mkdir()
+    elif content == "code":
+        torch.save({"weight": torch.zeros(1), "payload": RunsCode()}, path)
+    else:
+        path.write_bytes(content)
+    with pytest.raises(ScalegridError, match=expected) as refused:
+        read_checkpoint(path)
+    assert str(path) in str(refused.value) and "\n" not in str(refused.value)
+    assert not (tmp_path / "ran").exists()  # nothing was run
+
+
+def test_a_state_dict_with_no_name_of_this_model_says_what_it_holds(tmp_path):
+    network = create_model("simple_cnn", num_classes=10, input_shape=(3, 32, 32))
+    with pytest.raises(ScalegridError, match=r"none of its 2 tensors has a name this model uses \(it has e\.g\. a, b"):
+        load_into(network, {"a": torch.zeros(1), "b": torch.zeros(2)}, "w.pt")
 
 
 def test_a_head_trained_on_other_classes_is_not_reused():

@@ -27,8 +27,8 @@ def test_a_run_without_a_validation_epoch_checkpoints_and_tests_its_last_epoch(c
     on_disk = json.loads((tmp_path / "run" / RESULTS_FILE).read_text())
     assert on_disk["status"] == "completed" and on_disk["selected_by"] == "last_epoch"
     assert on_disk["best_val_acc"] is None and on_disk["best_epoch"] is None and on_disk["val_acc_history"] == []
-    assert Path(result.best_checkpoint).name == "last.ckpt"
-    checkpoint = torch.load(result.best_checkpoint, map_location="cpu", weights_only=True)
+    assert result.best_checkpoint == "checkpoints/last.ckpt"  # inside the run folder: it moves with the run
+    checkpoint = torch.load(tmp_path / "run" / result.best_checkpoint, map_location="cpu", weights_only=True)
     assert checkpoint["epoch"] == 1  # the last of the two epochs is what was tested
     if no_validation == ["data.val_size=0"]:
         assert result.train_size == 100 and result.val_size == 0  # every training image trains
@@ -45,7 +45,7 @@ def test_test_every_epoch_records_a_curve_that_does_not_choose(cifar_root, tmp_p
     result = _train(cifar_root, tmp_path / "run", "test_every_epoch=true", "trainer.max_epochs=3")
     assert len(result.test_acc_history) == 3 and all(0 <= value <= 1 for value in result.test_acc_history)
     assert result.selected_by == "best_val_epoch"  # validation still chooses the tested checkpoint
-    checkpoint = torch.load(result.best_checkpoint, map_location="cpu", weights_only=True)
+    checkpoint = torch.load(tmp_path / "run" / result.best_checkpoint, map_location="cpu", weights_only=True)
     assert checkpoint["epoch"] == result.best_epoch
     if result.best_epoch == 2:  # the last epoch was also the best: its test point is the final test
         assert result.test_acc == pytest.approx(result.test_acc_history[-1])
@@ -60,7 +60,7 @@ def test_a_validation_subset_selects_on_its_images_and_leaves_the_training_pool_
     history = part.val_acc_history
     assert len(history) == 3 and all(round(value * 10) == pytest.approx(value * 10) for value in history)  # tenths
     assert part.selected_by == "best_val_epoch" and part.best_epoch == history.index(max(history))
-    checkpoint = torch.load(part.best_checkpoint, map_location="cpu", weights_only=True)
+    checkpoint = torch.load(tmp_path / "part" / part.best_checkpoint, map_location="cpu", weights_only=True)
     assert checkpoint["epoch"] == part.best_epoch and part.best_val_acc == max(history)
 
 
@@ -109,3 +109,56 @@ def test_grid_cells_without_a_validation_epoch_stay_completed(cifar_root, tmp_pa
         "c1_l0": "last_epoch",
         "c1_lNone": "best_val_epoch",
     }
+
+
+@pytest.mark.parametrize("mode", ["min", "max", "auto"])
+def test_the_record_describes_the_checkpoint_the_selection_chose(cifar_root, tmp_path, mode, capsys):
+    """selection.monitor=val/loss: best_epoch, best_val_acc and the monitored value come from the tested file."""
+    result = _train(
+        cifar_root, tmp_path / "run", "trainer.max_epochs=3", "selection.monitor=val/loss", f"selection.mode={mode}"
+    )
+    tested = torch.load(tmp_path / "run" / result.best_checkpoint, map_location="cpu", weights_only=True)
+    assert result.best_epoch == tested["epoch"] and result.best_checkpoint.endswith(f"{tested['epoch']:03d}.ckpt")
+    assert result.best_val_acc == pytest.approx(tested["val_acc_history"][-1])
+    assert result.best_val_acc == pytest.approx(result.val_acc_history[result.best_epoch])
+    assert result.selection_monitor == "val/loss" and result.selected_by == "best_val_epoch"
+    stored = json.loads((tmp_path / "run" / RESULTS_FILE).read_text())
+    assert stored["config"]["selection"] == {"monitor": "val/loss", "mode": "max" if mode == "max" else "min"}
+    losses = [
+        score for score in tested["callbacks"].values() if isinstance(score, dict) and "best_model_score" in score
+    ]
+    assert losses and float(losses[0]["best_model_score"]) == pytest.approx(result.selection_value)
+
+
+def test_selection_direction_follows_the_metric_and_an_unknown_metric_is_refused_before_training(cifar_root, tmp_path):
+    from scalegrid.contract.selection import natural_mode, selection_mode
+
+    assert [natural_mode(name) for name in ("val/loss", "train/loss", "val/acc")] == ["min", "min", "max"]
+    assert selection_mode("val/loss", "auto") == "min" and selection_mode("val/loss", "max") == "max"
+    for monitor, mode, message in [
+        ("val/bogus", "auto", "selection.monitor='val/bogus' is not a metric a run logs; choose one of val/acc"),
+        ("val_acc", "auto", "selection.monitor='val_acc' is not a metric"),
+        ("val/acc", "highest", "selection.mode='highest' is unknown; choose one of auto, max, min"),
+    ]:
+        with pytest.raises(ScalegridError, match=message):
+            _train(
+                cifar_root,
+                tmp_path / monitor.replace("/", "_"),
+                f"selection.monitor={monitor}",
+                f"selection.mode={mode}",
+            )
+        assert not (tmp_path / monitor.replace("/", "_") / "checkpoints").exists()  # refused before an epoch
+
+
+def test_a_mode_against_the_metric_is_kept_with_a_warning():
+    import io
+
+    from scalegrid.contract.selection import resolve_selection
+
+    for mode, warned in (("max", True), ("min", False), ("auto", False)):
+        said = io.StringIO()
+        resolve_selection(compose_config(["selection.monitor=val/loss", f"selection.mode={mode}"]), warn_to=said)
+        assert (
+            "selection.mode=max with selection.monitor=val/loss tests the epoch with the highest loss"
+            in said.getvalue()
+        ) == warned

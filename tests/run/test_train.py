@@ -235,7 +235,7 @@ def test_transfer_from_a_checkpoint_of_an_earlier_run(cifar_root, tmp_path):
     """Run A trains on classes 0-4; run B starts from A's checkpoint on classes 5-9 with a linear probe."""
     common = [f"runtime.data.root={cifar_root}", *TINY_DATA, "data.val_size=10", *FAST_TRAINER, "trainer.max_epochs=1"]
     first = train(compose_config(["data.classes=[0,1,2,3,4]", *common], output_dir=tmp_path / "a"))
-    checkpoint = first.best_checkpoint
+    checkpoint = tmp_path / "a" / first.best_checkpoint
     from scalegrid.models import create_model
     from scalegrid.models.weights import initialise, read_checkpoint
 

@@ -11,7 +11,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
-from PIL import Image  # noqa: E402
+from PIL import Image, UnidentifiedImageError  # noqa: E402
 from torch import nn  # noqa: E402
 
 from scalegrid.analysis.evaluation import load_finished_run  # noqa: E402
@@ -19,14 +19,15 @@ from scalegrid.analysis.plots import DPI, save_figure  # noqa: E402
 from scalegrid.errors import ScalegridError  # noqa: E402
 
 
-def find_layer(network: nn.Module, name: str) -> nn.Module:
-    """The module called ``name`` in the backbone (``layer4.1.conv2``) or in the whole network (``head.0``)."""
+def find_layer(network: nn.Module, name: str, key: str = "layers") -> nn.Module:
+    """The module called ``name`` in the backbone (``layer4.1.conv2``) or in the whole network (``head.0``); ``key``
+    is the setting that named it, for the error."""
     modules = dict(network.named_modules())
     for candidate in (f"backbone.{name}", name):
         if candidate and candidate in modules:
             return modules[candidate]
     valid = [key.removeprefix("backbone.") for key in modules if key]
-    raise ScalegridError(f"layers: no layer {name!r} in this network; valid names: {', '.join(valid)}")
+    raise ScalegridError(f"{key}: no layer {name!r} in this network; valid names: {', '.join(valid)}")
 
 
 def activation_of(network: nn.Module, layer: nn.Module, inputs: torch.Tensor) -> torch.Tensor:
@@ -174,16 +175,24 @@ def _raw_image(datamodule, item: int | str) -> tuple[torch.Tensor, str]:
     path = Path(item).expanduser()
     if not path.is_file():
         raise ScalegridError(f"images: {path} is neither a test index nor an image file")
+    try:
+        return _decoded(datamodule, path), path.stem
+    except (OSError, ValueError, Image.DecompressionBombError) as error:  # PIL's UnidentifiedImageError is an OSError
+        reason = "not an image PIL can read" if isinstance(error, UnidentifiedImageError) else str(error)
+        raise ScalegridError(f"images: {path} cannot be decoded ({reason}); give a PNG or JPEG file") from None
+
+
+def _decoded(datamodule, path: Path) -> torch.Tensor:
     stored_size = getattr(datamodule, "stored_size", None)
     if stored_size is not None:
         from scalegrid.data.images import prepare_image
 
-        return prepare_image(path, stored_size), path.stem
+        return prepare_image(path, stored_size)
     channels, height, width = datamodule.test_set.images.shape[1:]
     with Image.open(path) as opened:
         image = opened.convert("L" if channels == 1 else "RGB").resize((width, height))
     pixels = torch.from_numpy(np.asarray(image, dtype=np.uint8).copy())
-    return (pixels[None] if channels == 1 else pixels.permute(2, 0, 1)), path.stem
+    return pixels[None] if channels == 1 else pixels.permute(2, 0, 1)
 
 
 def visualize(
@@ -194,7 +203,10 @@ def visualize(
     gradcam_layer: str | None = None,
     data_root: str | None = None,
 ) -> Path:
-    """Write feature maps, first-layer filters and Grad-CAM overlays of a finished run into ``<run>/visualize/``."""
+    """Write feature maps, first-layer filters and Grad-CAM overlays of a finished run into ``<run>/visualize/``
+    (emptied of an earlier call's figures first, once every input has been checked)."""
+    if isinstance(channels, bool) or not isinstance(channels, int) or channels < 1:
+        raise ScalegridError(f"channels={channels!r} must be a whole number of at least 1 (feature maps per figure)")
     run, datamodule, network = load_finished_run(target, data_root)
     if not layers:  # the first and the last convolution: early edges and late, class-level features
         convolutions = conv_layer_names(network)
@@ -202,16 +214,18 @@ def visualize(
     layers = [layer_name(network, layer) for layer in layers]  # an integer k: the k-th convolution
     modules = {name: find_layer(network, name) for name in layers}  # every name checked before any work
     cam_name = str(gradcam_layer) if gradcam_layer is not None else None
-    cam_layer = find_layer(network, cam_name) if cam_name is not None else None
+    cam_layer = find_layer(network, cam_name, "gradcam_layer") if cam_name is not None else None
+    raws = [_raw_image(datamodule, item) for item in images]  # every image read before anything is written
     out_dir = run.run_dir / "visualize"
     out_dir.mkdir(parents=True, exist_ok=True)
+    for stale in out_dir.glob("*.png"):  # an earlier call's figures: this folder holds this call's only
+        stale.unlink()
 
     first_conv = next((module for module in network.modules() if isinstance(module, nn.Conv2d)), None)
     if first_conv is not None:
         save_figure(filters_figure(first_conv, "first-layer filters"), out_dir / "filters.png")
-    names = datamodule.class_names
-    for item in images:
-        raw, label = _raw_image(datamodule, item)
+    names = run.class_names or list(datamodule.class_names)  # the network's output order
+    for raw, label in raws:
         inputs = datamodule.transform_batch(raw[None], training=False)
         for name, module in modules.items():
             activation = activation_of(network, module, inputs)

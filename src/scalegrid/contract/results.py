@@ -17,6 +17,7 @@ from typing import Any
 
 from scalegrid.contract.atomic_files import write_atomic
 from scalegrid.contract.config_versions import CONFIG_VERSION, migrate, rename_overrides
+from scalegrid.contract.selection import natural_mode
 
 RESULTS_FILE = "results.json"
 SCHEMA_VERSION = 2  # 1: before this contract (no schema_version); 2: typed, with config_version
@@ -52,6 +53,8 @@ class RunResult:
     train_acc: float | None = None  # the last training epoch's accuracy (augmented batches, in train mode)
     train_acc_history: list[float] = field(default_factory=list)  # one entry per training epoch
     selected_by: str | None = None  # best_val_epoch | last_epoch: which epoch's weights were tested
+    selection_monitor: str | None = None  # the metric that chose the tested checkpoint (selection.monitor)
+    selection_value: float | None = None  # its value in the tested checkpoint's epoch
     test_acc_history: list[float] | None = None  # test_every_epoch: test accuracy after each epoch (never selects)
     per_class_acc: list[float | None] | None = None
     confusion_matrix: list[list[int]] | None = None  # test split, rows: true class
@@ -74,7 +77,7 @@ class RunResult:
     torch_threads: int | None = None
     epoch_seconds: list[float] | None = None  # each epoch, validation included, over every attempt
     train_epoch_seconds: list[float] | None = None  # the training batches of each epoch
-    best_checkpoint: str | None = None
+    best_checkpoint: str | None = None  # the tested file, relative to the run folder (checkpoints/best-epoch002.ckpt)
     world_size: int | None = None
     train_images_per_epoch: int | None = None  # summed over DDP ranks
     time_breakdown: dict[str, float] | None = None  # seconds per phase of this invocation, total and unattributed
@@ -118,8 +121,21 @@ def outside_steps(breakdown: dict[str, Any]) -> float:
     return float(breakdown["total"]) - sum(float(breakdown.get(name, 0.0)) for name in STEP_PHASES)
 
 
+def tested_checkpoint(result: RunResult, run_dir: Path) -> Path | None:
+    """The file a run tested, found in ``run_dir`` wherever the run has moved since (an older record's absolute path
+    is taken by its place under the run folder, ``checkpoints/<name>``)."""
+    if not result.best_checkpoint:
+        return None
+    stored = Path(result.best_checkpoint)
+    if not stored.is_absolute():
+        return run_dir / stored
+    if stored.is_file() and stored.parent.parent.resolve() == run_dir.resolve():
+        return stored
+    return run_dir / stored.parent.name / stored.name  # <run>/checkpoints/<name>.ckpt, moved with its run
+
+
 _NUMBER_FIELDS = ("test_acc", "test_loss", "best_val_acc", "train_acc", "fit_seconds", "test_seconds")
-_NUMBER_FIELDS += ("train_images_per_second",)
+_NUMBER_FIELDS += ("train_images_per_second", "selection_value")
 _WHOLE_FIELDS = ("best_epoch", "params_total", "params_trainable", "train_size", "val_size", "test_size", "epochs")
 _WHOLE_FIELDS += ("global_step", "torch_threads", "world_size", "train_images_per_epoch")
 _NUMBER_LIST_FIELDS = ("val_acc_history", "train_acc_history", "test_acc_history", "epoch_seconds")
@@ -208,8 +224,12 @@ def resolved_config(cfg: Any) -> dict[str, Any]:
     """A run's config as plain data, every interpolation resolved (Hydra's own settings left out)."""
     from omegaconf import OmegaConf
 
-    return {
+    config = {
         key: OmegaConf.to_container(value, resolve=True) if OmegaConf.is_config(value) else value
         for key, value in cfg.items()
         if key != "hydra"
     }
+    selection = config.get("selection")
+    if isinstance(selection, dict) and selection.get("mode") == "auto":  # stored as the direction it stands for
+        config["selection"] = {**selection, "mode": natural_mode(str(selection.get("monitor")))}
+    return config

@@ -98,9 +98,9 @@ NON_NEGATIVE = real(0.0, math.inf, high_open=True)
 # Every key a user types that has a type and range; a key that is absent (another dataset's, another optimiser's) is
 # not checked. Keys that name choices (data.name, model.name, sched.name, ...) are checked where they are used.
 CHECKS: dict[str, Callable[[Any], str | None]] = {
-    "seed": whole(0),
+    "seed": whole(0, 2**32 - 1),  # Lightning's (and NumPy's) seed range
     "data.fraction": share_of_pool,
-    "data.split_seed": whole(0),
+    "data.split_seed": whole(0, 2**32 - 1),
     "data.batch_size": whole(1),
     "data.eval_batch_size": whole(1),
     "data.val_size": count_or_share(zero=True),

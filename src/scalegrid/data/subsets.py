@@ -151,8 +151,13 @@ def select_classes(
             ids.append(item)
         else:
             raise ScalegridError(f"data.classes: unknown class {item!r}; valid ids and names: {valid}")
-    if len(set(ids)) != len(ids) or len(ids) < 2:
-        raise ScalegridError(f"data.classes={list(requested)} must name at least two distinct classes")
+    repeated = sorted({class_names[i] for i in ids if ids.count(i) > 1})
+    if repeated:
+        raise ScalegridError(
+            f"data.classes={list(requested)} names {', '.join(repeated)} more than once: name each class once"
+        )
+    if len(ids) < 2:
+        raise ScalegridError(f"data.classes={list(requested)} must name at least two classes")
     labels = np.asarray(labels)
     relabel = np.full(len(class_names), -1)
     relabel[ids] = np.arange(len(ids))

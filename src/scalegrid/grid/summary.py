@@ -15,6 +15,7 @@ from omegaconf import DictConfig
 
 from scalegrid.contract.results import STEP_PHASES, RunStatus, outside_steps
 from scalegrid.contract.run_folders import STOPPED, UNFINISHED, find_run_dirs, folder_status
+from scalegrid.contract.selection import selection_mode
 from scalegrid.contract.settings_check import check_launcher_settings, check_settings
 from scalegrid.errors import STOPPED_EXIT_CODE, USAGE_ERROR, ScalegridError
 from scalegrid.grid.cells import BUSY, SKIPPED
@@ -39,6 +40,8 @@ class GridSummary(Callback):
         try:  # a setting every cell shares: one line before any cell starts (a cell's own is that cell's failure)
             check_settings(config)
             check_launcher_settings(config)
+            if config.get("selection") is not None:
+                selection_mode(config.selection.monitor, config.selection.mode)
         except ScalegridError as error:
             print(f"scalegrid: error: {error}", file=sys.stderr, flush=True)
             raise SystemExit(USAGE_ERROR) from None

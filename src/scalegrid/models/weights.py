@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import pickle
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -90,15 +89,20 @@ def read_checkpoint(path: Path) -> tuple[dict[str, torch.Tensor], list[str] | No
     """The state dict of a scalegrid ``.ckpt`` or a plain ``.pt``/``.pth`` state dict (loaded with weights_only=True),
     and the class names it was trained on when the file records them (scalegrid checkpoints do)."""
     path = Path(path).expanduser()
+    if path.is_dir():
+        raise ScalegridError(
+            f"model.weights={path} is a folder: give a file in it (a run's checkpoints/last.ckpt, or a .pt/.pth state "
+            "dict)"
+        )
     if not path.is_file():
         raise ScalegridError(
             f"model.weights={path}: no such file (give a .ckpt of an earlier run, or a .pt/.pth state dict)"
         )
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
-    except (pickle.UnpicklingError, RuntimeError, EOFError, ValueError, OSError) as error:
+    except Exception as error:  # noqa: BLE001 - a text file gives KeyError, a few bytes IndexError: any is "not a checkpoint"
         text = str(error)
-        if "Unsupported global" in text:  # a pickle of arbitrary objects, which could run code when loaded
+        if "unsupported global" in text.lower():  # arbitrary objects, which could run code when loaded
             raise ScalegridError(
                 f"model.weights={path} holds Python objects besides tensors; weights are loaded with "
                 "weights_only=True so that a file cannot run code: save a plain state dict (torch.save(model.state_dict()))"
@@ -140,6 +144,12 @@ def load_into(
         renamed = {add + key[len(strip) :]: value for key, value in state_dict.items() if key.startswith(strip)}
         if len(set(renamed) & set(target)) > len(set(best) & set(target)):
             best = renamed
+    if not set(best) & set(target):
+        raise ScalegridError(
+            f"model.weights={source}: none of its {len(state_dict)} tensors has a name this model uses (it has e.g. "
+            f"{_preview(list(state_dict), 2)}; this model's are e.g. {_preview(list(target), 2)}): give weights saved "
+            "from the same model"
+        )
     report = LoadReport(source)
     if source_classes is not None and target_classes is not None and list(source_classes) != list(target_classes):
         report.head_skipped = f"trained on other classes ({', '.join(source_classes)})"

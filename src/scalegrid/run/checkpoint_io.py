@@ -52,7 +52,7 @@ class RunCheckpointIO(TorchCheckpointIO):
                 previous = "the previous checkpoint is intact, so" if Path(path).is_file() else "then"
                 raise ScalegridError(
                     f"cannot write checkpoint {path} ({reason}; it needs about {needed:,.0f} MB): free space or "
-                    f"choose another output folder (paths.log_dir=...); {previous} running the same command again "
+                    f"choose another output folder (runtime.paths.log_dir=...); {previous} running the same command again "
                     "resumes"
                 ) from None
 

@@ -29,6 +29,7 @@ from scalegrid.contract.results import (
     write_result,
 )
 from scalegrid.contract.run_folders import read_hydra_record
+from scalegrid.contract.selection import selection_mode
 from scalegrid.contract.settings_check import check_settings
 from scalegrid.contract.sweep_record import swept_keys
 from scalegrid.data.create import create_datamodule, data_options
@@ -60,6 +61,7 @@ def train(cfg: DictConfig) -> RunResult:
     """Seed, build data and model, fit, test the selected checkpoint, and write ``results.json``; returns the result."""
     check_settings(cfg)  # every type and range, before anything is read or written
     check_choices(cfg)
+    selection_mode(cfg.selection.monitor, cfg.selection.mode)  # a metric no run logs: refused before an epoch
     if not cfg.runtime.claim_gpu:
         return _train(cfg, cfg.trainer.devices)
     import torch
@@ -287,7 +289,10 @@ def _callbacks(cfg: DictConfig, validates: bool) -> list[pl.Callback]:
             continue
         options = {}
         if name == BEST_CHECKPOINT_CALLBACK:
-            options = {"monitor": cfg.selection.monitor, "mode": cfg.selection.mode}
+            options = {
+                "monitor": cfg.selection.monitor,
+                "mode": selection_mode(cfg.selection.monitor, cfg.selection.mode),
+            }
         elif not validates and str(block["_target_"]).endswith(("ModelCheckpoint", "LastCheckpoint")):
             options = {"save_on_train_epoch_end": True}  # Lightning would wait for a validation that never comes
         elif name == PROGRESS_BAR_CALLBACK and in_multirun():
@@ -359,6 +364,8 @@ class Tested:
     seconds: float
     checkpoint: str | None  # the checkpoint tested (None: the weights in memory, i.e. the last epoch)
     selected_by: str  # best_val_epoch | last_epoch
+    monitor: str | None = None  # the metric that chose it, and its value then (from the choosing callback)
+    monitor_value: float | None = None
 
 
 def final_test(run: BuiltRun) -> Tested:
@@ -376,7 +383,33 @@ def final_test(run: BuiltRun) -> Tested:
             f"stopped by SIGTERM while testing, training done ({epochs} epoch{'s' if epochs != 1 else ''}): "
             f"{_kept_in_last_checkpoint(run.trainer)}; run the same command again to test it"
         ) from None
-    return Tested(metrics, time.perf_counter() - started, chosen, selected_by)
+    score = getattr(checkpoint, "best_model_score", None) if selected_by == "best_val_epoch" else None
+    monitor = checkpoint.monitor if selected_by == "best_val_epoch" else None
+    value = None if score is None else float(score)
+    return Tested(metrics, time.perf_counter() - started, chosen, selected_by, monitor, value)
+
+
+def selected_epoch(checkpoint: str | Path) -> tuple[int | None, float | None]:
+    """The epoch a best checkpoint was written at and the validation accuracy it had then, from the file itself."""
+    import torch
+
+    try:
+        state = torch.load(checkpoint, map_location="cpu", weights_only=True, mmap=True)
+    except Exception:  # noqa: BLE001 - unreadable here means "not known", never a wrong number
+        return None, None
+    history = state.get("val_acc_history") or []
+    epoch = state.get("epoch")
+    return (int(epoch) if epoch is not None else None), (float(history[-1]) if history else None)
+
+
+def _inside(checkpoint: str | None, run_dir: Path) -> str | None:
+    """The tested file relative to its run folder, so that a moved run still names its own file."""
+    if checkpoint is None:
+        return None
+    try:
+        return str(Path(checkpoint).resolve().relative_to(run_dir.resolve()))
+    except ValueError:
+        return str(checkpoint)
 
 
 def _kept_in_last_checkpoint(trainer: pl.Trainer) -> str:
@@ -390,15 +423,19 @@ def _kept_in_last_checkpoint(trainer: pl.Trainer) -> str:
 
 def record(cfg: DictConfig, run: BuiltRun, fitted: Fitted, tested: Tested) -> RunResult:
     history = fitted.val_acc_history
-    validated = tested.selected_by == "best_val_epoch" and history
-    best_epoch = max(range(len(history)), key=history.__getitem__) if validated else None
+    # The tested file's own epoch and validation accuracy: what selection (monitor, mode) chose, not an argmax here.
+    best_epoch, best_val_acc = (None, None)
+    if tested.selected_by == "best_val_epoch" and tested.checkpoint is not None:
+        best_epoch, best_val_acc = selected_epoch(tested.checkpoint)
     confusion = run.module.test_confusion_matrix
     result = RunResult(
         status=RunStatus.COMPLETED,
         test_acc=tested.metrics["test/acc"],
         test_loss=tested.metrics["test/loss"],
-        best_val_acc=history[best_epoch] if validated else None,
+        best_val_acc=best_val_acc,
         best_epoch=best_epoch,
+        selection_monitor=tested.monitor,
+        selection_value=tested.monitor_value,
         val_acc_history=history,
         train_acc=fitted.train_acc_history[-1] if fitted.train_acc_history else None,
         train_acc_history=fitted.train_acc_history,
@@ -415,7 +452,7 @@ def record(cfg: DictConfig, run: BuiltRun, fitted: Fitted, tested: Tested) -> Ru
         torch_threads=run.settings.threads,
         epoch_seconds=fitted.timings["epoch_seconds"],
         train_epoch_seconds=fitted.timings["train_epoch_seconds"],
-        best_checkpoint=tested.checkpoint,
+        best_checkpoint=_inside(tested.checkpoint, run.settings.run_dir),
         world_size=run.trainer.world_size,
         train_images_per_epoch=fitted.images_per_epoch,
         overrides=current_overrides(),
@@ -486,7 +523,15 @@ def _swept_keys() -> list[str] | None:
 
 def summary_line(cfg: DictConfig, result: RunResult, run_dir: Path) -> str:
     if result.selected_by == "best_val_epoch":
-        selection = f"best_val_acc={result.best_val_acc:.4f} (epoch {result.best_epoch})"
+        chosen = f"epoch {result.best_epoch}" if result.best_epoch is not None else "epoch unknown"
+        if result.selection_monitor not in (None, "val/acc") and result.selection_value is not None:
+            chosen += f", best {result.selection_monitor}={result.selection_value:.4f}"
+        accuracy = "unknown" if result.best_val_acc is None else f"{result.best_val_acc:.4f}"
+        selection = (
+            f"best_val_acc={accuracy} ({chosen})"
+            if result.selection_monitor == "val/acc"
+            else (f"val_acc={accuracy} ({chosen})")
+        )
     else:
         selection = "no validation epoch: tested the last epoch"
     train = "" if result.train_acc is None else f"train_acc={result.train_acc:.4f} "

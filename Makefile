@@ -9,7 +9,11 @@ TORCH := torch==2.14.1 torchvision==0.29.1
 
 GRID ?= outputs/grids/demo
 SIZE ?= full
-STUDIES := $(sort $(basename $(notdir $(wildcard conf/experiment/[!_]*.yaml))))
+# The studies: conf/experiment/<name>.yaml, less shared bases (_*), sources (*_source, trained by `make study`) and
+# the demo (`make demo`).
+STUDIES := $(filter-out %_source demo,$(sort $(basename $(notdir $(wildcard conf/experiment/[!_]*.yaml)))))
+# The studies with a preset at SIZE (conf/study_size/<study>/<size>.yaml); every study runs at full size.
+SIZED = $(sort $(if $(filter full,$(SIZE)),$(STUDIES),$(foreach s,$(STUDIES),$(if $(wildcard conf/study_size/$(s)/$(SIZE).yaml),$(s)))))
 # A study's grid folder: outputs/grids/<study> at full size, outputs/grids/<study>_<size> otherwise.
 STUDY_GRID = outputs/grids/$(STUDY)$(if $(filter-out full,$(SIZE)),_$(SIZE))
 
@@ -49,8 +53,9 @@ grid: install            ## the full model-size x data-size x pretraining grid (
 	$(PY) src/train.py experiment=bigsmall $(ARGS)
 
 study: install           ## one reference study and its report: make study STUDY=finetune_depth [SIZE=cpu] (docs/studies.md)
-	@test -f conf/experiment/$(STUDY).yaml || { echo "make study: STUDY=$(STUDY) is not a study; choose one of: $(STUDIES)"; exit 2; }
+	@test -n "$(filter $(STUDY),$(STUDIES))" || { echo "make study: STUDY=$(STUDY) is not a study; choose one of: $(STUDIES)"; exit 2; }
 	@test -f conf/size/$(SIZE).yaml || { echo "make study: SIZE=$(SIZE) is not a size; choose full or cpu"; exit 2; }
+	@test -n "$(filter $(STUDY),$(SIZED))" || { echo "make study: $(STUDY) has no SIZE=$(SIZE) preset (conf/study_size/$(STUDY)/$(SIZE).yaml); run it at SIZE=full, or choose one of the studies that have one: $(SIZED)"; exit 2; }
 	@# Pretrained arms without ImageNet files: a study with a source preset at this size
 	@# (conf/study_pretraining/<study>/<size>_source.yaml) starts them from its source instead (pretrained_from=source).
 	@# A study whose source (pretraining) has a preset at this size gets it trained first: always for a study that has
@@ -67,10 +72,10 @@ study: install           ## one reference study and its report: make study STUDY
 		$(PY) src/train.py experiment=$(STUDY)_source size=$(SIZE) $(ARGS); fi; \
 	echo "$(PY) src/train.py experiment=$(STUDY) size=$(SIZE) $$FROM $(ARGS)"; \
 	$(PY) src/train.py experiment=$(STUDY) size=$(SIZE) $$FROM $(ARGS); \
-	$(PY) src/report.py $$GRID
+	$(PY) src/report.py $$GRID $(filter runtime.report.%,$(ARGS))
 
-report: install          ## tables and figures of a grid: make report GRID=outputs/grids/bigsmall
-	$(PY) src/report.py $(GRID)
+report: install          ## tables and figures of a grid: make report GRID=outputs/grids/bigsmall [ARGS=runtime.report.ci_level=0.9]
+	$(PY) src/report.py $(GRID) $(ARGS)
 
 tensorboard: install     ## serve the logs of every run under outputs/
 	mkdir -p outputs

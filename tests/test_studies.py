@@ -95,17 +95,30 @@ def test_a_cpu_preset_keeps_every_arm_and_at_least_two_seeds():
         assert len(str(cpu["seed"]).split(",")) >= 2, study
 
 
-def test_make_study_refuses_an_unknown_study_with_the_list(tmp_path):
+@pytest.mark.parametrize(
+    ("arguments", "expected"),
+    [
+        (["STUDY=nope"], "STUDY=nope is not a study; choose one of:"),
+        (["STUDY=_grid"], "STUDY=_grid is not a study; choose one of:"),  # a shared base
+        (["STUDY=demo"], "STUDY=demo is not a study"),  # make demo's
+        (["STUDY=mnist_scaling_source", "SIZE=full"], "STUDY=mnist_scaling_source is not a study"),  # a source
+        (["STUDY=mnist_scaling", "SIZE=cpu"], "make study: mnist_scaling has no SIZE=cpu preset"),
+    ],
+)
+def test_make_study_refuses_what_is_not_a_study_at_this_size_with_the_list(arguments, expected):
     import subprocess
 
     completed = subprocess.run(
-        ["make", "--no-print-directory", "study", "STUDY=nope", f"VENV={PROJECT_ROOT / '.venv'}"],
+        ["make", "--no-print-directory", "study", *arguments, f"VENV={PROJECT_ROOT / '.venv'}"],
         cwd=PROJECT_ROOT,
         capture_output=True,
         text=True,
     )
     assert completed.returncode == 2
-    assert "STUDY=nope is not a study; choose one of:" in completed.stdout and "finetune_depth" in completed.stdout
+    (line,) = completed.stdout.strip().splitlines()  # refused before anything runs
+    listed = line.rsplit(": ", 1)[-1].split()
+    assert expected in line and "finetune_depth" in listed
+    assert not [name for name in listed if name.startswith("_") or name.endswith("_source") or name == "demo"]
 
 
 # One cell of each CPU preset, a few batches each, in process: the preset's network, arm, recipe, image size and

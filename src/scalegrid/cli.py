@@ -169,19 +169,45 @@ def train_main() -> None:
 
 
 def report_main(argv: list[str] | None = None) -> None:
-    """``scalegrid-report`` / ``python src/report.py GRID_DIR``: write GRID_DIR/report/."""
+    """``scalegrid-report`` / ``python src/report.py GRID_DIR [runtime.report.KEY=VALUE ...]``: write GRID_DIR/report/."""
     import argparse
 
-    parser = argparse.ArgumentParser(description="Aggregate every results.json under a grid folder into a report.")
+    parser = argparse.ArgumentParser(
+        description="Aggregate every results.json under a grid folder into a report. The statistics' settings given "
+        "here (--ci-level ... or runtime.report.KEY=VALUE) win over those stored with the grid's runs."
+    )
     parser.add_argument("grid", type=Path, help="the grid folder, e.g. outputs/grids/demo")
+    parser.add_argument("settings", nargs="*", help="runtime.report.KEY=VALUE, e.g. runtime.report.ci_level=0.9")
     for role, example in (("x", "data.fraction"), ("lines", "model"), ("panels", "model.weights")):
         parser.add_argument(f"--{role}", help=f"the swept key for the accuracy figure's {role} (e.g. {example})")
+    parser.add_argument("--ci-level", type=float, help="the confidence level of every interval (default 0.95)")
+    parser.add_argument("--curve-form", help="the learning-curve law: auto, M1, M2, M3 or M4")
+    parser.add_argument("--resamples", type=int, help="bootstrap resamples of the seeds (default 10000)")
+    parser.add_argument("--fit-resamples", type=int, help="bootstrap refits per learning curve (default 1000)")
+    parser.add_argument("--bootstrap-seed", type=int, help="seeds every resampling (default 0)")
     arguments = parser.parse_args(argv)
     with user_errors_exit():
-        from scalegrid.analysis.report import build_report
+        from scalegrid.analysis.report import REPORT_KNOBS, build_report
 
         figure = {"x": arguments.x, "lines": arguments.lines, "panels": arguments.panels}
-        report = build_report(arguments.grid, figure)
+        knobs = {key: getattr(arguments, key) for key in REPORT_KNOBS}
+        for setting in arguments.settings:
+            key, equals, value = setting.partition("=")
+            name = key.removeprefix("runtime.report.")
+            if not equals or not key.startswith("runtime.report.") or name not in {*REPORT_KNOBS, *figure}:
+                raise ScalegridError(
+                    f"{setting!r} is not a report setting: give runtime.report.KEY=VALUE with KEY one of "
+                    f"{', '.join([*REPORT_KNOBS, *figure])}"
+                )
+            if name in figure:
+                figure[name] = value
+                continue
+            try:
+                knobs[name] = REPORT_KNOBS[name](value)
+            except ValueError:
+                kind = {int: "a whole number", float: "a number"}.get(REPORT_KNOBS[name], "text")
+                raise ScalegridError(f"{setting}: {value!r} is not {kind}") from None
+        report = build_report(arguments.grid, figure, overrides=knobs)
         print(f"[scalegrid] report written: {report}")
 
 

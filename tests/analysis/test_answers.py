@@ -184,3 +184,33 @@ def test_a_bad_curve_form_stored_in_a_grid_is_one_line(tmp_path):
     with pytest.raises(ScalegridError, match=r"runtime.report.curve_form='M9' in the grid's results must be one of"):
         build_report(grid, settings=None)
     assert not (grid / "report").exists()  # refused before anything is written
+
+
+def test_report_settings_on_the_command_line_win_over_the_stored_ones(tmp_path, capsys):
+    """A grid run with ci_level 0.95 stored; src/report.py runtime.report.ci_level=0.5 (or --ci-level) rebuilds at 50 %."""
+    import pytest
+
+    from scalegrid.cli import report_main
+
+    runs = curve_runs(small, seeds=2, rng=np.random.default_rng(7), model="small")
+    for run in runs:
+        run["config"] = {"runtime": {"report": {"ci_level": 0.95, "fit_resamples": 200, "resamples": 200}}}
+    grid = write_result_grid(tmp_path / "grid", runs)
+    report = grid / "report" / "report.md"
+    report_main([str(grid)])
+    assert "Intervals are 95 % percentile bootstraps" in report.read_text()
+    for argv in ([str(grid), "runtime.report.ci_level=0.5"], [str(grid), "--ci-level", "0.5"]):
+        report_main(argv)
+        assert "Intervals are 50 % percentile bootstraps" in report.read_text(), argv
+    for argv, message in [
+        ([str(grid), "runtime.report.ci_level=2"], "runtime.report.ci_level=2.0 must be a finite number in (0, 1)"),
+        ([str(grid), "runtime.report.bogus=1"], "'runtime.report.bogus=1' is not a report setting"),
+        ([str(grid), "ci_level=0.5"], "'ci_level=0.5' is not a report setting: give runtime.report.KEY=VALUE"),
+        ([str(grid), "runtime.report.resamples=many"], "runtime.report.resamples=many: 'many' is not a whole number"),
+    ]:
+        capsys.readouterr()
+        with pytest.raises(SystemExit) as stopped:
+            report_main(argv)
+        assert stopped.value.code == 2
+        (line,) = capsys.readouterr().err.strip().splitlines()
+        assert message in line, line

@@ -130,19 +130,35 @@ def report_settings(run) -> dict:
     return dict((((run.result.config or {}) if run.result else {}).get("runtime") or {}).get("report") or {})
 
 
-def answer_settings(runs: list) -> AnswerSettings:
-    """The statistics' knobs from the runs' ``runtime.report`` (ci_level, resamples, fit_resamples, bootstrap_seed)."""
+REPORT_KNOBS = {  # runtime.report's statistics keys, as src/report.py takes them
+    "ci_level": float,
+    "curve_form": str,
+    "resamples": int,
+    "fit_resamples": int,
+    "bootstrap_seed": int,
+}
+
+
+def answer_settings(runs: list, overrides: dict | None = None) -> AnswerSettings:
+    """The statistics' knobs (ci_level, curve_form, resamples, fit_resamples, bootstrap_seed): ``overrides`` (from
+    src/report.py's command line) win over the runs' stored ``runtime.report``, which win over the defaults."""
     stored = next((report_settings(run) for run in runs if run.result and run.result.config), {})
+    given = {key: value for key, value in (overrides or {}).items() if value is not None}
+    for key, value in given.items():
+        problem = CHECKS[f"runtime.report.{key}"](value)
+        if problem:
+            raise ScalegridError(f"runtime.report.{key}={value!r} {problem}")
+    merged = {**stored, **given}
     defaults = AnswerSettings()
-    form = stored.get("curve_form", defaults.form)
+    form = merged.get("curve_form", defaults.form)
     problem = CHECKS["runtime.report.curve_form"](form)
     if problem:
         raise ScalegridError(f"runtime.report.curve_form={form!r} in the grid's results {problem}")
     return AnswerSettings(
-        level=float(stored.get("ci_level", defaults.level)),
-        resamples=int(stored.get("resamples", defaults.resamples)),
-        fit_resamples=int(stored.get("fit_resamples", defaults.fit_resamples)),
-        seed=int(stored.get("bootstrap_seed", defaults.seed)),
+        level=float(merged.get("ci_level", defaults.level)),
+        resamples=int(merged.get("resamples", defaults.resamples)),
+        fit_resamples=int(merged.get("fit_resamples", defaults.fit_resamples)),
+        seed=int(merged.get("bootstrap_seed", defaults.seed)),
         form=str(form),
     )
 
@@ -153,18 +169,23 @@ def report_notes(runs: list) -> list[str]:
 
 
 def build_report(
-    grid_dir: Path, figure: dict[str, str | None] | None = None, settings: AnswerSettings | None = None
+    grid_dir: Path,
+    figure: dict[str, str | None] | None = None,
+    settings: AnswerSettings | None = None,
+    overrides: dict | None = None,
 ) -> Path:
     """Aggregate every run under ``grid_dir`` and write the report; returns the path of report.md.
 
     ``figure`` names the swept keys for the accuracy figure's x axis, lines and panels (else the experiment's
     ``runtime.report``, else a choice that follows the grid); ``settings`` the statistics' knobs (else the runs'
-    ``runtime.report``).
+    ``runtime.report`` with ``overrides``, the command line's, winning).
     """
     grid_dir = Path(grid_dir)
     runs = find_runs(grid_dir)
     keys, cells = group_cells(runs)
-    settings = settings or answer_settings(runs)  # a bad stored setting is refused before anything is written
+    settings = settings or answer_settings(
+        runs, overrides
+    )  # a bad stored setting is refused before anything is written
     out = grid_dir / "report"
     out.mkdir(exist_ok=True)
     _write_text_atomic(out / "results.csv", _csv_text(table_rows(runs)))

@@ -76,18 +76,27 @@ def run_reporting_errors(main: Callable[[], object]) -> None:
 
 @hydra.main(version_base="1.3", config_path=str(CONF_DIR), config_name="train")
 def _train(cfg: DictConfig):
+    from omegaconf import OmegaConf
+
+    from scalegrid.contract.pretrained_use import check_pretrained_is_read
     from scalegrid.contract.results import RunStatus
     from scalegrid.contract.run_folders import STOPPED
     from scalegrid.contract.selection import resolve_selection
     from scalegrid.grid.cell_log import output_to_cell_log
-    from scalegrid.grid.cells import CellOutcome, run_cell
+    from scalegrid.grid.cells import CellOutcome, remove_bookkeeping_only, run_cell
     from scalegrid.hydra_job import in_multirun
     from scalegrid.models.weights import apply_pretrained_keyword
     from scalegrid.run.training import train
 
     with user_errors_exit():
-        apply_pretrained_keyword(cfg)
-        resolve_selection(cfg)  # an unknown monitor refused, a contradicting mode warned about, before any work
+        try:
+            if not in_multirun():  # a sweep's settings are checked once, as a whole, when it starts (GridSummary)
+                check_pretrained_is_read(OmegaConf.to_container(cfg, resolve=False))
+            apply_pretrained_keyword(cfg)
+            resolve_selection(cfg)  # an unknown monitor refused, a contradicting mode warned about, before any work
+        except ScalegridError:
+            remove_bookkeeping_only(Path(cfg.runtime.paths.output_dir))  # a refused setting leaves no run folder
+            raise
         try:  # in a grid the cell's output goes to its log file; what stops the grid is said on the grid's output
             with output_to_cell_log(Path(cfg.runtime.paths.output_dir)):
                 outcome = run_cell(cfg, train)

@@ -85,7 +85,7 @@ def run_cell(cfg: DictConfig, train: Callable[[DictConfig], RunResult]) -> CellO
         print(f"[scalegrid] cell left to another process: {busy}", flush=True)
         return CellOutcome(BUSY, error=str(busy))
     except ScalegridError:
-        _remove_bookkeeping_only(run_dir)  # bad input: leave nothing behind, not even an empty run folder
+        remove_bookkeeping_only(run_dir)  # bad input: leave nothing behind, not even an empty run folder
         raise
 
 
@@ -129,7 +129,7 @@ def _run_unless_finished(cfg: DictConfig, train: Callable[[DictConfig], RunResul
     return CellOutcome(result.status.value, result)
 
 
-def _remove_bookkeeping_only(run_dir: Path) -> None:
+def remove_bookkeeping_only(run_dir: Path) -> None:
     """Delete a run folder that holds nothing but what Hydra and the lock put there before the run started."""
     if in_multirun() or not run_dir.is_dir():
         return  # a grid cell keeps its folder: its failure is recorded there

@@ -11,8 +11,9 @@ from typing import Any
 
 from hydra.core.utils import JobStatus
 from hydra.experimental.callback import Callback
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
+from scalegrid.contract.pretrained_use import check_pretrained_is_read
 from scalegrid.contract.results import STEP_PHASES, RunStatus, outside_steps
 from scalegrid.contract.run_folders import STOPPED, UNFINISHED, find_run_dirs, folder_status
 from scalegrid.contract.selection import selection_mode
@@ -40,6 +41,7 @@ class GridSummary(Callback):
         try:  # a setting every cell shares: one line before any cell starts (a cell's own is that cell's failure)
             check_settings(config)
             check_launcher_settings(config)
+            check_pretrained_is_read(OmegaConf.to_container(config, resolve=False), sweep=True)
             if config.get("selection") is not None:
                 selection_mode(config.selection.monitor, config.selection.mode)
         except ScalegridError as error:

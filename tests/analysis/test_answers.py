@@ -214,3 +214,24 @@ def test_report_settings_on_the_command_line_win_over_the_stored_ones(tmp_path, 
         assert stopped.value.code == 2
         (line,) = capsys.readouterr().err.strip().splitlines()
         assert message in line, line
+
+
+def test_a_damaged_sweep_record_is_one_line_naming_it(tmp_path):
+    import pytest
+
+    from scalegrid.errors import ScalegridError
+
+    grid = write_result_grid(tmp_path / "grid", curve_runs(small, seeds=1, rng=np.random.default_rng(8), model="s"))
+    record = grid / "multirun.yaml"
+    for content, message in [
+        (b"hydra: [unclosed\n  - x: {", "multirun.yaml is not valid YAML: restore it"),
+        (b"\xff\xfe\x00bad", "multirun.yaml is not UTF-8 text"),
+        (b"hydra:\n  overrides:\n    task: 5\n", "multirun.yaml does not hold a sweep Hydra wrote (TypeError"),
+        (b"- just\n- a list\n", "multirun.yaml does not hold a sweep Hydra wrote (a mapping with a hydra: block)"),
+        (b"hydra:\n  overrides:\n    task: ['model=[a,']\n", "multirun.yaml does not hold a sweep Hydra wrote"),
+    ]:
+        record.write_bytes(content)
+        with pytest.raises(ScalegridError, match=re.escape(message)) as refused:
+            build_report(grid)
+        assert str(record) in str(refused.value) and "\n" not in str(refused.value)
+        assert not (grid / "report").exists()  # refused before anything is written

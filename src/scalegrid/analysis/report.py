@@ -183,6 +183,7 @@ def build_report(
     grid_dir = Path(grid_dir)
     runs = find_runs(grid_dir)
     keys, cells = group_cells(runs)
+    missing = missing_runs(grid_dir, runs)  # a damaged multirun.yaml is refused here, before anything is written
     settings = settings or answer_settings(
         runs, overrides
     )  # a bad stored setting is refused before anything is written
@@ -213,7 +214,6 @@ def build_report(
         stale.unlink()
 
     failed = [run for run in runs if run.status not in ("completed",)]
-    missing = missing_runs(grid_dir, runs)
     completed = sum(run.status == "completed" for run in runs)
     lines = [
         f"# Grid report: {grid_dir.name}",

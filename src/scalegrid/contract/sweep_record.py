@@ -11,6 +11,7 @@ import yaml
 
 from scalegrid.contract.config_versions import rename_overrides
 from scalegrid.contract.identity import is_runtime
+from scalegrid.errors import ScalegridError
 
 SWEEP_RECORD = "multirun.yaml"
 
@@ -35,12 +36,20 @@ def requested_axes(grid_dir: Path) -> list[tuple[str, list[str]]] | None:
     path = Path(grid_dir) / SWEEP_RECORD
     if not path.is_file():
         return None
-    hydra = (yaml.safe_load(path.read_text()) or {}).get("hydra", {})
-    params = [f"{key}={value}" for key, value in ((hydra.get("sweeper") or {}).get("params") or {}).items()]
-    task = (hydra.get("overrides") or {}).get("task") or []
-    requested = parse_overrides(rename_overrides([*params, *task])[0])  # the command line wins over the params
+    hydra = read_sweep_record(path).get("hydra") or {}
+    try:
+        sweeper = hydra.get("sweeper") or {}
+        params = [f"{key}={value}" for key, value in (sweeper.get("params") or {}).items()]
+        task = [str(item) for item in (hydra.get("overrides") or {}).get("task") or []]
+        requested = parse_overrides(rename_overrides([*params, *task])[0])  # the command line wins over the params
+        parsed = OverridesParser.create().parse_overrides([f"{k}={v}" for k, v in requested.items()])
+    except Exception as error:  # noqa: BLE001 - a hand-edited record: wrong types, or overrides Hydra cannot parse
+        raise ScalegridError(
+            f"{path} does not hold a sweep Hydra wrote ({type(error).__name__}: {str(error).splitlines()[0][:100]}): "
+            "restore it from the grid's cells (any .hydra/ folder holds the overrides) or delete it"
+        ) from None
     axes = []
-    for override in OverridesParser.create().parse_overrides([f"{k}={v}" for k, v in requested.items()]):
+    for override in parsed:
         values = (
             list(override.sweep_string_iterator())
             if override.is_sweep_override()
@@ -48,6 +57,26 @@ def requested_axes(grid_dir: Path) -> list[tuple[str, list[str]]] | None:
         )
         axes.append((override.get_key_element(), values))
     return axes
+
+
+def read_sweep_record(path: Path) -> dict:
+    """A grid's ``multirun.yaml`` as a mapping; a file that is not UTF-8 YAML of a mapping is one line naming it."""
+    try:
+        record = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, yaml.YAMLError) as error:
+        reason = "not UTF-8 text" if isinstance(error, UnicodeDecodeError) else "not valid YAML"
+        raise ScalegridError(
+            f"{path} is {reason}: restore it from the grid's cells (any .hydra/ folder holds the overrides) or "
+            "delete it (the report then lists no missing runs)"
+        ) from None
+    if record is None:
+        return {}
+    if not isinstance(record, dict) or not isinstance(record.get("hydra", {}), dict):
+        raise ScalegridError(
+            f"{path} does not hold a sweep Hydra wrote (a mapping with a hydra: block): restore it from the grid's "
+            "cells or delete it"
+        )
+    return record
 
 
 def swept_keys(grid_dir: Path) -> list[str]:

@@ -60,6 +60,7 @@ class RunResult:
     confusion_matrix: list[list[int]] | None = None  # test split, rows: true class
     class_names: list[str] | None = None
     weights: str | None = None  # model.weights as given
+    weights_sha256: str | None = None  # the content of the file model.weights named, when it named one
     weights_loaded: dict[str, Any] | None = None  # what initialisation loaded, when weights were given
     finetune: str | None = None  # the fine-tune policy
     params_total: int | None = None

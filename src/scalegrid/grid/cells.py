@@ -23,6 +23,7 @@ from scalegrid.contract.results import (
 )
 from scalegrid.contract.run_folders import clear_stopped, note_stopped, restore_hydra_record
 from scalegrid.contract.run_lock import LOCK_FILE, RunDirectoryBusy, run_directory_lock
+from scalegrid.contract.weights_digest import changed_weights
 from scalegrid.errors import RunStopped, ScalegridError, user_message
 from scalegrid.hydra_job import current_overrides, in_multirun, process_rank
 
@@ -55,6 +56,15 @@ def finished_result(run_dir: Path, config: dict) -> RunResult | None:
     if result is None or not result.status.is_final:
         return None
     changed = identity_differences(result.config or {}, config)
+    source = changed_weights(result.weights_sha256, (config.get("model") or {}).get("weights"))
+    if source is not None and not changed:
+        restore_hydra_record(run_dir, result.hydra_record)
+        weights = config["model"]["weights"]
+        raise ScalegridError(
+            f"{run_dir} holds a finished run started from another version of model.weights={weights} (its content "
+            f"changed since: {source}): delete that folder to train the cell again from the new file, or give this "
+            "grid another experiment_name to keep both"
+        )
     if changed:
         restore_hydra_record(run_dir, result.hydra_record)  # Hydra rewrote them for this refused start
         raise ScalegridError(

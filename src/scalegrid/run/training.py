@@ -32,6 +32,7 @@ from scalegrid.contract.run_folders import read_hydra_record
 from scalegrid.contract.selection import selection_mode
 from scalegrid.contract.settings_check import check_settings
 from scalegrid.contract.sweep_record import swept_keys
+from scalegrid.contract.weights_digest import weights_digest
 from scalegrid.data.create import create_datamodule, data_options
 from scalegrid.errors import RunStopped, ScalegridError, TrainingDiverged
 from scalegrid.hydra_job import current_overrides, in_multirun
@@ -190,6 +191,7 @@ def _build_model(cfg: DictConfig, config: dict[str, Any], datamodule: pl.Lightni
     )
     description = {
         "weights": weights,
+        "weights_sha256": weights_digest(weights),  # the file loaded: a changed source is another cell
         "weights_loaded": None if weights_report is None else asdict(weights_report),
         "finetune": config["finetune"]["policy"],
         "params_total": params_total,

@@ -14,7 +14,7 @@ def _register_resolvers() -> None:
 
     # ${scalegrid_root:} in conf/paths: the project checkout, wherever the command is run from.
     OmegaConf.register_new_resolver("scalegrid_root", lambda: str(PROJECT_ROOT), replace=True)
-    # ${weights_tag:${model.weights}} in grid directories: scratch | imagenet | from_<run folder>.
+    # ${weights_tag:${model.weights}} in grid directories: scratch | imagenet | pretrained | from_<grid>.<cell>.
     OmegaConf.register_new_resolver("weights_tag", lambda weights: _weights_tag(weights), replace=True)
     # ${other_swept_keys:model,seed,...} in grid directories: /key=value for each other key the sweep varies.
     OmegaConf.register_new_resolver("other_swept_keys", lambda *named: _other_swept(named), replace=True)

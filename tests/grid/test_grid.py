@@ -189,7 +189,13 @@ def test_report_on_an_empty_folder_is_one_line_and_exit_code_2(tmp_path):
 
 def test_weights_tags_name_the_initialisation():
     assert weights_tag(None) == "scratch" and weights_tag("imagenet") == "imagenet"
-    assert weights_tag("/o/grids/src/resnet18/seed0/checkpoints/last.ckpt") == "from_resnet18_seed0"
+    assert weights_tag("/o/grids/src/resnet18/seed0/checkpoints/last.ckpt") == "from_src.resnet18.seed0"
+    g1, g2 = (f"/o/grids/{grid}/simple_cnn/frac1.0/scratch/full/seed0/checkpoints/last.ckpt" for grid in ("g1", "g2"))
+    assert weights_tag(g1) == "from_g1.simple_cnn.frac1.0.scratch.full.seed0" != weights_tag(g2)  # one tag per file
+    best = g1.replace("last.ckpt", "best-epoch002.ckpt")
+    assert weights_tag(best) == "from_g1.simple_cnn.frac1.0.scratch.full.seed0.best-epoch002"
+    mine, yours = weights_tag("/tmp/mine/source.ckpt"), weights_tag("/tmp/yours/source.ckpt")
+    assert mine.startswith("from_mine.source-") and yours.startswith("from_yours.source-")
 
 
 def test_budgets():

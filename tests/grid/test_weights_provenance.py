@@ -54,3 +54,29 @@ def test_a_result_recorded_before_digests_still_skips(cifar_root: Path, tmp_path
     del stored["weights_sha256"]  # as an older scalegrid wrote it
     (target_dir / RESULTS_FILE).write_text(json.dumps(stored))
     assert _cell(cifar_root, target_dir, *target_args).status == "skipped"
+
+
+def test_checkpoints_of_two_grids_get_two_folders_and_an_old_folder_is_moved(cifar_root: Path, tmp_path: Path):
+    """Two sources at .../scratch/full/seed0 of grids g1 and g2 were both tagged from_full_seed0; now each cell is
+    named by its source's grid and cell, and a finished cell under the old name is moved to the new one, not retrained."""
+    from scalegrid.contract.identity import legacy_weights_tag, weights_tag
+
+    sources = [tmp_path / "grids" / grid / "simple_cnn" / "scratch" / "full" / "seed0" for grid in ("g1", "g2")]
+    checkpoints = []
+    for seed, folder in enumerate(sources):
+        _cell(cifar_root, folder, f"seed={seed}")
+        checkpoints.append(folder / "checkpoints" / "last.ckpt")
+    tags = [weights_tag(str(path)) for path in checkpoints]
+    assert tags == ["from_g1.simple_cnn.scratch.full.seed0", "from_g2.simple_cnn.scratch.full.seed0"]
+    assert {legacy_weights_tag(str(path)) for path in checkpoints} == {"from_full_seed0"}  # the old collision
+
+    target = tmp_path / "grids" / "tgt" / "simple_cnn"
+    old = target / "from_full_seed0" / "seed0"  # as an older scalegrid named the cell started from g2
+    args = [f"model.weights={checkpoints[1]}"]
+    assert _cell(cifar_root, old, *args).status == "completed"
+    trained = json.loads((old / RESULTS_FILE).read_text())
+    other = _cell(cifar_root, target / tags[0] / "seed0", f"model.weights={checkpoints[0]}")  # g1's: not g2's folder
+    assert other.status == "completed" and old.is_dir()
+    moved = _cell(cifar_root, target / tags[1] / "seed0", *args)
+    assert moved.status == "skipped" and not old.exists()
+    assert json.loads((target / tags[1] / "seed0" / RESULTS_FILE).read_text())["test_acc"] == trained["test_acc"]

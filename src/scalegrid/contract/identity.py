@@ -8,6 +8,7 @@ unless it is put under ``runtime``: the safe side, since a wrongly defining key 
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 from typing import Any
 
@@ -58,11 +59,30 @@ def describe_differences(differences: list[str], shown: int = 3) -> str:
 
 
 def weights_tag(weights: str | None) -> str:
-    """A folder name for ``model.weights``: scratch, imagenet, or the checkpoint's run folder."""
+    """A folder name for ``model.weights``, unique to the file and readable: scratch, imagenet, pretrained, or
+    ``from_<grid>.<cell>`` for a checkpoint inside a grid (``from_demo_source.resnet18.frac0.25.scratch.seed0``; a
+    file other than last.ckpt adds its stem), else ``from_<folder>.<stem>-<6 hex of its absolute path>``."""
     if weights in (None, "None", "null"):
         return "scratch"
     if weights in ("imagenet", "pretrained"):  # pretrained: the checkpoint of the `pretrained` key (models/weights.py)
         return str(weights)
+    path = Path(str(weights)).expanduser()
+    run = path.parent.parent if path.parent.name == "checkpoints" else path.parent
+    stem = "" if path.name == "last.ckpt" else path.stem
+    parts = [part for part in run.parts if part not in ("/", "")]
+    if "grids" in parts[:-1]:
+        cell = parts[len(parts) - parts[::-1].index("grids") :]  # the grid and the cell's folders under it
+        return "from_" + ".".join([*cell, *([stem] if stem else [])])
+    place = hashlib.sha256(str(path.resolve()).encode()).hexdigest()[:6]
+    return f"from_{'.'.join([*parts[-1:], *([stem] if stem else [])]) or path.stem}-{place}"
+
+
+def legacy_weights_tag(weights: str | None) -> str:
+    """The folder name version 4 and earlier gave ``model.weights``: ``from_<the run folder's last two names>``, shared
+    by every ``.../full/seed0`` checkpoint (kept to find, and move, a cell folder of an older grid)."""
+    tag = weights_tag(weights)
+    if not tag.startswith("from_"):
+        return tag
     path = Path(str(weights))
     run = path.parent.parent if path.parent.name == "checkpoints" else path.parent
     return "from_" + "_".join(part for part in run.parts[-2:] if part not in ("/", ""))

@@ -11,8 +11,15 @@ from pathlib import Path
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 
-from scalegrid.contract.identity import describe_differences, identity_differences, stored_overrides
+from scalegrid.contract.identity import (
+    describe_differences,
+    identity_differences,
+    legacy_weights_tag,
+    stored_overrides,
+    weights_tag,
+)
 from scalegrid.contract.results import (
+    RESULTS_FILE,
     RunResult,
     RunStatus,
     UnreadableResult,
@@ -99,9 +106,42 @@ def run_cell(cfg: DictConfig, train: Callable[[DictConfig], RunResult]) -> CellO
         raise
 
 
-def _run_unless_finished(cfg: DictConfig, train: Callable[[DictConfig], RunResult], run_dir: Path) -> CellOutcome:
+def adopt_legacy_folder(run_dir: Path, config: dict) -> Path | None:
+    """Move a finished cell of an older grid, whose folder carried the old weights tag (``from_full_seed0``), to this
+    cell's folder (``from_<grid>.<cell>``) when it is this cell: the same defining settings and source file. Returns
+    the folder it came from, or None."""
+    weights = (config.get("model") or {}).get("weights")
+    new, old = weights_tag(weights), legacy_weights_tag(weights)
+    if new == old or new not in run_dir.parts or (run_dir / RESULTS_FILE).exists():
+        return None
+    index = len(run_dir.parts) - 1 - run_dir.parts[::-1].index(new)
+    legacy = Path(*run_dir.parts[:index], old, *run_dir.parts[index + 1 :])
     try:
-        done = finished_result(run_dir, resolved_config(cfg))
+        result = read_result(legacy)
+    except UnreadableResult:
+        return None
+    if result is None or not result.status.is_final or identity_differences(result.config or {}, config):
+        return None  # another source's cell (the old tag was shared) or another setting: left where it is
+    if changed_weights(result.weights_sha256, weights) is not None:
+        return None
+    for entry in legacy.iterdir():
+        if entry.name not in (".hydra", LOCK_FILE) and not (run_dir / entry.name).exists():
+            shutil.move(str(entry), str(run_dir / entry.name))
+    shutil.rmtree(legacy, ignore_errors=True)
+    return legacy
+
+
+def _run_unless_finished(cfg: DictConfig, train: Callable[[DictConfig], RunResult], run_dir: Path) -> CellOutcome:
+    config = resolved_config(cfg)
+    legacy = adopt_legacy_folder(run_dir, config)
+    if legacy is not None:
+        print(
+            f"[scalegrid] moved {legacy} to {run_dir}: a cell started from a checkpoint is now named by the "
+            "checkpoint's grid and cell",
+            flush=True,
+        )
+    try:
+        done = finished_result(run_dir, config)
     except ScalegridError as refused:
         if not in_multirun() or run_dir.resolve() not in _finished_here:
             raise  # a finished grid whose settings changed since: one line for the whole grid

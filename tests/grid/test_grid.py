@@ -8,7 +8,7 @@ import subprocess
 import sys
 
 import pytest
-from conftest import FAST_TRAINER, TINY_DATA, run_train
+from conftest import FAST_TRAINER, TINY_DATA, compose_config, run_train
 from matplotlib import image as mpimg
 
 from scalegrid import PROJECT_ROOT
@@ -267,3 +267,45 @@ def test_a_grid_written_by_version_1_is_skipped_by_the_same_command_with_its_old
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "2 cells: 0 trained, 2 skipped (already finished)" in proc.stdout
     assert "[scalegrid] note: data.root is now runtime.data.root" in proc.stdout
+
+
+def test_a_second_grid_with_other_fixed_settings_is_refused_before_any_cell(finished_grid, tmp_path):
+    """Grid B (optim=adam) into grid A's folder: one line naming the differing keys, exit 2, nothing touched; a key B
+    sweeps is not compared, and the same settings again share (skip) the finished cells."""
+    import shutil
+
+    root, grid_dir, _ = finished_grid
+    copy = tmp_path / "grid"
+    shutil.copytree(grid_dir, copy)
+    record = json.loads((copy / "grid_settings.json").read_text())
+    assert record["optim.name"] == "sgd" and "seed" not in record and not any(k.startswith("model.") for k in record)
+    before = sorted(path.stat().st_mtime_ns for path in copy.rglob("results.json"))
+    for extra, differing in [
+        (["optim=adam"], "optim.name: 'sgd' -> 'adam'"),
+        (["trainer.max_epochs=2"], "trainer.max_epochs: 1 -> 2"),
+    ]:
+        args = [arg for arg in grid_args(root, copy, *GRID_AXES) if arg != "trainer.max_epochs=1"] + (
+            [] if extra == ["trainer.max_epochs=2"] else ["trainer.max_epochs=1"]
+        )
+        proc = run_train([*args, *extra])
+        lines = [line for line in proc.stderr.splitlines() if line.strip()]
+        assert proc.returncode == 2 and len(lines) == 1, proc.stderr[-2000:]
+        assert "holds a grid started with other fixed settings (" in lines[0] and differing in lines[0]
+        assert "give this grid another experiment_name, or sweep the key" in lines[0]
+        assert not re.search(r"^\[\d+/\d+\]", proc.stdout, re.M)  # no cell started
+    assert sorted(path.stat().st_mtime_ns for path in copy.rglob("results.json")) == before
+    again = run_train(grid_args(root, copy, *GRID_AXES))
+    assert again.returncode == 0 and "8 cells: 0 trained, 8 skipped" in again.stdout, again.stderr[-2000:]
+
+
+def test_fixed_settings_leave_out_swept_keys_runtime_and_hydra():
+    from omegaconf import OmegaConf
+
+    from scalegrid.grid.fixed_settings import fixed_settings
+
+    config = OmegaConf.to_container(
+        compose_config(["experiment=demo", "runtime.data.root=/somewhere", "optim.lr=0.2"]), resolve=False
+    )
+    fixed = fixed_settings(config)
+    assert fixed["optim.lr"] == 0.2 and "seed" not in fixed and "data.fraction" not in fixed
+    assert not [key for key in fixed if key.startswith(("runtime.", "hydra.", "model.")) or key == "init"]

@@ -115,7 +115,8 @@ def test_make_study_refuses_what_is_not_a_study_at_this_size_with_the_list(argum
         text=True,
     )
     assert completed.returncode == 2
-    (line,) = completed.stdout.strip().splitlines()  # refused before anything runs
+    (line,) = [line for line in completed.stdout.splitlines() if line.startswith("make study:")]
+    assert "src/train.py" not in completed.stdout  # refused before anything runs
     listed = line.rsplit(": ", 1)[-1].split()
     assert expected in line and "finetune_depth" in listed
     assert not [name for name in listed if name.startswith("_") or name.endswith("_source") or name == "demo"]

@@ -252,7 +252,7 @@ def test_transfer_from_a_checkpoint_of_an_earlier_run(cifar_root, tmp_path):
             output_dir=tmp_path / "b",
         )
     )
-    assert second.weights == checkpoint and second.finetune == "linear_probe"
+    assert second.weights == str(checkpoint) and second.finetune == "linear_probe"
     assert second.params_trainable == 512 * 5 + 5
     assert second.class_names[0] == "dog"
     assert set(second.weights_loaded["missing"]) == {"head.weight", "head.bias"}  # A's head knows other classes

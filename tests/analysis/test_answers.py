@@ -235,3 +235,17 @@ def test_a_damaged_sweep_record_is_one_line_naming_it(tmp_path):
             build_report(grid)
         assert str(record) in str(refused.value) and "\n" not in str(refused.value)
         assert not (grid / "report").exists()  # refused before anything is written
+
+
+def test_a_folder_of_grids_is_refused_naming_them(tmp_path):
+    import pytest
+
+    from scalegrid.errors import ScalegridError
+
+    for name in ("alpha", "beta", "gamma"):
+        grid = write_result_grid(tmp_path / "grids" / name, curve_runs(small, seeds=1, sizes=[500, 1000], model="s"))
+        (grid / "multirun.yaml").write_text("hydra: {}\n")
+    with pytest.raises(ScalegridError, match=r"grids holds 3 grids \(alpha, beta, gamma\), not one: give one of them"):
+        build_report(tmp_path / "grids")
+    assert not (tmp_path / "grids" / "report").exists()
+    assert build_report(tmp_path / "grids" / "alpha").is_file()

@@ -169,3 +169,10 @@ def test_slurm_time_limits_with_room_for_the_warning_pass(overrides) -> None:
 
     check_launcher_settings(compose_config([*SLURM, *overrides]))
     check_launcher_settings(compose_config(["hydra=grid"]))  # the basic launcher has no time limit at all
+
+
+@pytest.mark.parametrize("name", ["", "  ", "a/b", "..", 5])
+def test_an_experiment_name_that_is_not_one_folder_is_refused(name):
+    with pytest.raises(ScalegridError, match=r"^experiment_name=.* must name one folder"):
+        check_settings({"experiment_name": name})
+    check_settings({"experiment_name": "demo_source-2"})

@@ -14,7 +14,7 @@ from scalegrid.contract.config_versions import rename_overrides
 from scalegrid.contract.identity import defining_settings
 from scalegrid.contract.results import RunResult, UnreadableResult, read_result
 from scalegrid.contract.run_folders import HYDRA_RECORD, UNREADABLE, find_run_dirs, folder_status
-from scalegrid.contract.sweep_record import parse_overrides, requested_axes
+from scalegrid.contract.sweep_record import SWEEP_RECORD, parse_overrides, requested_axes
 from scalegrid.errors import ScalegridError
 
 SEED_KEY = "seed"
@@ -69,6 +69,12 @@ def find_runs(grid_dir: Path) -> list[Run]:
     grid_dir = Path(grid_dir)
     if not grid_dir.is_dir():
         raise ScalegridError(f"{grid_dir} is not a directory: give the folder of a grid (e.g. outputs/grids/demo)")
+    grids = sorted(child.name for child in grid_dir.iterdir() if (child / SWEEP_RECORD).is_file())
+    if not (grid_dir / SWEEP_RECORD).is_file() and len(grids) > 1:  # a folder of grids: one report would mix them
+        shown = ", ".join(grids[:5]) + (", ..." if len(grids) > 5 else "")
+        raise ScalegridError(
+            f"{grid_dir} holds {len(grids)} grids ({shown}), not one: give one of them, e.g. {grid_dir / grids[0]}"
+        )
     runs = []
     for directory in find_run_dirs(grid_dir):
         try:

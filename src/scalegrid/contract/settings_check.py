@@ -92,12 +92,20 @@ def share_of_pool(value: Any) -> str | None:
     return None if 0 < number <= 1 else "is outside (0, 1]: give the share of the training pool to use"
 
 
+def folder_name(value: Any) -> str | None:
+    """A name for one folder: not empty, no path separator, not . or .."""
+    if not isinstance(value, str) or not value.strip() or "/" in value or value in (".", ".."):
+        return "must name one folder (letters, digits, - and _; not empty, no /), e.g. experiment_name=mine"
+    return None
+
+
 POSITIVE = real(0.0, math.inf, low_open=True, high_open=True)
 NON_NEGATIVE = real(0.0, math.inf, high_open=True)
 
 # Every key a user types that has a type and range; a key that is absent (another dataset's, another optimiser's) is
 # not checked. Keys that name choices (data.name, model.name, sched.name, ...) are checked where they are used.
 CHECKS: dict[str, Callable[[Any], str | None]] = {
+    "experiment_name": folder_name,  # outputs/grids/<experiment_name>: '' put cells straight into outputs/grids
     "seed": whole(0, 2**32 - 1),  # Lightning's (and NumPy's) seed range
     "data.fraction": share_of_pool,
     "data.split_seed": whole(0, 2**32 - 1),

@@ -278,6 +278,7 @@ def test_a_second_grid_with_other_fixed_settings_is_refused_before_any_cell(fini
     copy = tmp_path / "grid"
     shutil.copytree(grid_dir, copy)
     record = json.loads((copy / "grid_settings.json").read_text())
+    assert record["_config_group_choices"]["optim"] == "sgd"
     assert record["optim.name"] == "sgd" and "seed" not in record and not any(k.startswith("model.") for k in record)
     before = sorted(path.stat().st_mtime_ns for path in copy.rglob("results.json"))
     for extra, differing in [
@@ -291,7 +292,8 @@ def test_a_second_grid_with_other_fixed_settings_is_refused_before_any_cell(fini
         lines = [line for line in proc.stderr.splitlines() if line.strip()]
         assert proc.returncode == 2 and len(lines) == 1, proc.stderr[-2000:]
         assert "holds a grid started with other fixed settings (" in lines[0] and differing in lines[0]
-        assert "give this grid another experiment_name, or sweep the key" in lines[0]
+        way_out = "optim=sgd,adam" if extra == ["optim=adam"] else "trainer.max_epochs=<old>,<new>"
+        assert f"give this grid another experiment_name, or sweep the key ({way_out})" in lines[0]
         assert not re.search(r"^\[\d+/\d+\]", proc.stdout, re.M)  # no cell started
     assert sorted(path.stat().st_mtime_ns for path in copy.rglob("results.json")) == before
     again = run_train(grid_args(root, copy, *GRID_AXES))

@@ -102,7 +102,7 @@ def load_finished_run(target: Path, data_root: str | None = None):
     try:
         network.load_state_dict(weights)
     except RuntimeError as error:  # another architecture's or another head's tensors
-        first = next((line.strip() for line in str(error).splitlines()[1:] if line.strip()), str(error))
+        first = next((line.strip() for line in str(error).splitlines()[1:] if line.strip()), str(error))[:160]
         raise ScalegridError(
             f"run={target}: {run.checkpoint} does not fit the run's model {model_options.get('name')} "
             f"({first}); give a checkpoint of this run, or the run folder the checkpoint belongs to"

@@ -22,6 +22,7 @@ from scalegrid.errors import ScalegridError
 
 RECORD = "grid_settings.json"
 SHOWN = 3  # differing keys named in the refusal
+CHOICES = "_config_group_choices"  # the sweep's config group options (optim: sgd), to name the way out
 
 
 def swept(config: dict[str, Any]) -> set[str]:
@@ -53,15 +54,18 @@ def fixed_settings(config: dict[str, Any]) -> dict[str, Any]:
 def claim_grid_folder(grid_dir: Path, config: dict[str, Any]) -> None:
     """Record this sweep's fixed settings in ``grid_dir``, or check them against the record already there."""
     path = Path(grid_dir) / RECORD
+    choices = dict(((config.get("hydra") or {}).get("runtime") or {}).get("choices") or {})
     mine = fixed_settings(config)
-    if not path.exists() and _create(path, mine):
+    if not path.exists() and _create(path, {**mine, CHOICES: choices}):
         return
     try:
         recorded = json.loads(path.read_text())
     except (OSError, ValueError):
-        write_atomic(path, lambda stream: stream.write(json.dumps(mine, indent=2, default=str).encode()))
+        record = {**mine, CHOICES: choices}
+        write_atomic(path, lambda stream: stream.write(json.dumps(record, indent=2, default=str).encode()))
         return  # a damaged record is replaced: the cells' own identities still guard every result
     varied = swept(config)
+    old_choices = recorded.pop(CHOICES, None) or {}
     differing = [
         f"{key}: {recorded[key]!r} -> {mine[key]!r}"
         for key in sorted(set(recorded) & set(mine))
@@ -69,10 +73,15 @@ def claim_grid_folder(grid_dir: Path, config: dict[str, Any]) -> None:
     ]
     if differing:
         first = differing[0].split(":")[0]
+        group = first.split(".")[0]
+        if group in choices and old_choices.get(group) not in (None, choices[group]):  # optim=adam, not optim.lr
+            first = f"{group}={old_choices[group]},{choices[group]}"
+        else:
+            first = f"{first}=<old>,<new>"
         shown = "; ".join(differing[:SHOWN]) + ("; ..." if len(differing) > SHOWN else "")
         raise ScalegridError(
             f"{grid_dir} holds a grid started with other fixed settings ({shown}): give this grid another "
-            f"experiment_name, or sweep the key ({first}=<old>,<new>) so each value gets its own cells; delete "
+            f"experiment_name, or sweep the key ({first}) so each value gets its own cells; delete "
             f"{path} only when none of the earlier grid's cells is wanted"
         )
 

@@ -5,7 +5,7 @@ STAMP := $(VENV)/.installed
 # Torch comes first, pinned: these builds are the ones available on the project's machines.
 TORCH := torch==2.14.1 torchvision==0.29.1
 
-.PHONY: install test test-slow lint format train grid demo study report tensorboard bench models clean
+.PHONY: install test test-slow lint format train grid demo study report tensorboard bench bench-gpu models clean
 
 GRID ?= outputs/grids/demo
 SIZE ?= full
@@ -83,6 +83,9 @@ tensorboard: install     ## serve the logs of every run under outputs/
 
 models: install          ## a Markdown table of every model: parameters, trainable per policy, multiply-accumulates
 	$(PY) src/model_table.py
+
+bench-gpu: install       ## the GPU suite: one device run, JSON + table (bench/gpu_suite.py; prepare with ARGS=--prepare)
+	$(PY) bench/gpu_suite.py $(ARGS)
 
 bench: install           ## the performance benchmarks of the README (about 25 min on 2 cores; needs DATA_DIR)
 	$(PY) bench/throughput.py

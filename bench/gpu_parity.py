@@ -138,11 +138,14 @@ def plain_run(args: argparse.Namespace, out: Path) -> None:
     out.write_text(json.dumps(result))
 
 
-def timed(command: list[str], env: dict[str, str]) -> float:
+def timed(command: list[str], env: dict[str, str], timeout: float | None = None) -> float:
     started = time.perf_counter()
-    completed = subprocess.run(command, cwd=PROJECT_ROOT, env=env, capture_output=True, text=True)
+    try:
+        completed = subprocess.run(command, cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        raise RuntimeError(f"{' '.join(command[:3])} ... ran past {timeout:.0f} s") from None
     if completed.returncode != 0:
-        sys.exit(f"bench/gpu_parity.py: {' '.join(command[:3])} ... failed:\n{completed.stderr[-3000:]}")
+        raise RuntimeError(f"{' '.join(command[:3])} ... failed:\n{completed.stderr[-3000:]}")
     return time.perf_counter() - started
 
 
@@ -151,8 +154,14 @@ def steady_rate(images: int, epoch_seconds: list[float]) -> float:
     return images / statistics.median(timed_epochs)
 
 
-def grid_wall(args: argparse.Namespace, scratch: Path, env: dict[str, str], at_once: int) -> float:
+def grid_wall(
+    args: argparse.Namespace, scratch: Path, env: dict[str, str], at_once: int, timeout: float | None = None
+) -> float:
+    """An N-seed grid (``args.grid_cells``) of (b), ``at_once`` cells at a time: on a GPU ``at_once`` share it
+    (trainer=gpu_per_job, runtime.jobs_per_gpu); on a CPU ``at_once`` processes of one thread each."""
     seeds = ",".join(str(seed) for seed in range(args.grid_cells))
+    on_gpu = args.device == "cuda"
+    placement = ["trainer=gpu_per_job", f"runtime.jobs_per_gpu={at_once}"] if on_gpu else ["runtime.threads=1"]
     command = [
         sys.executable,
         "src/train.py",
@@ -164,10 +173,39 @@ def grid_wall(args: argparse.Namespace, scratch: Path, env: dict[str, str], at_o
         f"seed={seeds}",
         "hydra/launcher=joblib",
         f"hydra.launcher.n_jobs={at_once}",
-        "trainer=gpu_per_job",
-        f"runtime.jobs_per_gpu={at_once}",
+        *placement,
     ]
-    return timed(command, env)
+    return timed(command, env, timeout)
+
+
+def measure(args: argparse.Namespace, scratch: Path, env: dict[str, str], timeout: float | None = None) -> dict:
+    """(a) and (b) once each, fresh processes: images/s of the training epochs, wall times, accuracies, phases."""
+    args.data = args.data or Path(env["DATA_DIR"])  # the plain loop reads the same files as src/train.py
+    passed = [
+        f"--{key.replace('_', '-')}={value}"
+        for key, value in vars(args).items()
+        if key not in ("plain", "grid_cells") and value is not None
+    ]
+    plain_seconds = timed([sys.executable, __file__, *passed, f"--plain={scratch / 'plain.json'}"], env, timeout)
+    plain = json.loads((scratch / "plain.json").read_text())
+    run_dir = scratch / "scalegrid"
+    command = [sys.executable, "src/train.py", *recipe_overrides(args), f"hydra.run.dir={run_dir}"]
+    scalegrid_seconds = timed(command, env, timeout)
+    result = json.loads((run_dir / "results.json").read_text())
+    plain_rate = steady_rate(plain["train_images"], plain["epoch_seconds"])
+    scalegrid_rate = steady_rate(result["train_size"], result["train_epoch_seconds"])
+    return {
+        "train_images": plain["train_images"],
+        "plain_images_per_s": plain_rate,
+        "scalegrid_images_per_s": scalegrid_rate,
+        "epoch_ratio": scalegrid_rate / plain_rate,
+        "plain_run_s": plain_seconds,
+        "scalegrid_run_s": scalegrid_seconds,
+        "run_ratio": scalegrid_seconds / plain_seconds,
+        "plain_test_acc": plain["test_acc"],
+        "scalegrid_test_acc": result["test_acc"],
+        "scalegrid_phases_s": result["time_breakdown"],
+    }
 
 
 def main() -> None:
@@ -193,43 +231,35 @@ def main() -> None:
         return
     args.data = data_dir("cifar-10-batches-py")
     env = {**os.environ, "DATA_DIR": str(args.data)}
-    passed = [
-        f"--{key.replace('_', '-')}={value}" for key, value in vars(args).items() if key not in ("plain", "grid_cells")
-    ]
     with tempfile.TemporaryDirectory(prefix="scalegrid-gpu-parity-") as scratch:
         scratch = Path(scratch)
-        plain_seconds = timed([sys.executable, __file__, *passed, f"--plain={scratch / 'plain.json'}"], env)
-        plain = json.loads((scratch / "plain.json").read_text())
-        run_dir = scratch / "scalegrid"
-        scalegrid_seconds = timed(
-            [sys.executable, "src/train.py", *recipe_overrides(args), f"hydra.run.dir={run_dir}"], env
-        )
-        result = json.loads((run_dir / "results.json").read_text())
-        grid = None
-        if args.grid_cells > 1:
-            grid = (grid_wall(args, scratch, env, 1), grid_wall(args, scratch, env, args.grid_cells))
-    a_rate = steady_rate(plain["train_images"], plain["epoch_seconds"])
-    b_rate = steady_rate(result["train_size"], result["train_epoch_seconds"])
+        try:
+            figures = measure(args, scratch, env)
+            grid = None
+            if args.grid_cells > 1:
+                grid = (grid_wall(args, scratch, env, 1), grid_wall(args, scratch, env, args.grid_cells))
+        except RuntimeError as error:
+            sys.exit(f"bench/gpu_parity.py: {error}")
     print(
-        f"{args.device}, {args.model}, batch {args.batch_size}, {plain['train_images']:,} training images, "
+        f"{args.device}, {args.model}, batch {args.batch_size}, {figures['train_images']:,} training images, "
         f"{args.epochs} epochs, {args.precision}, data {args.data}"
     )
     print(
-        f"(a) plain loop (resident data)  epoch {a_rate:9.0f} images/s   run {plain_seconds:6.1f} s   "
-        f"test acc {100 * plain['test_acc']:.2f} %"
+        f"(a) plain loop (resident data)  epoch {figures['plain_images_per_s']:9.0f} images/s   "
+        f"run {figures['plain_run_s']:6.1f} s   test acc {100 * figures['plain_test_acc']:.2f} %"
     )
     print(
-        f"(b) scalegrid (src/train.py)    epoch {b_rate:9.0f} images/s   run {scalegrid_seconds:6.1f} s   "
-        f"test acc {100 * result['test_acc']:.2f} %"
+        f"(b) scalegrid (src/train.py)    epoch {figures['scalegrid_images_per_s']:9.0f} images/s   "
+        f"run {figures['scalegrid_run_s']:6.1f} s   test acc {100 * figures['scalegrid_test_acc']:.2f} %"
     )
-    print(f"epoch b/a = {b_rate / a_rate:.3f}   run b/a = {scalegrid_seconds / plain_seconds:.3f}")
-    phases = ", ".join(f"{name} {seconds:.1f}" for name, seconds in result["time_breakdown"].items())
+    print(f"epoch b/a = {figures['epoch_ratio']:.3f}   run b/a = {figures['run_ratio']:.3f}")
+    phases = ", ".join(f"{name} {seconds:.1f}" for name, seconds in figures["scalegrid_phases_s"].items())
     print(f"scalegrid's run by phase (s): {phases}")
     if grid is not None:
         one, many = grid
         print(
-            f"grid of {args.grid_cells} cells: one after another {one:.1f} s; {args.grid_cells} at once on one GPU "
-            f"(runtime.jobs_per_gpu={args.grid_cells}) {many:.1f} s: {one / many:.2f}x the cells per hour"
+            f"grid of {args.grid_cells} cells: one after another {one:.1f} s; {args.grid_cells} at once "
+            f"(runtime.jobs_per_gpu={args.grid_cells} on a GPU) {many:.1f} s: {one / many:.2f}x the cells per hour"
         )
 
 

@@ -18,10 +18,18 @@ def _register_resolvers() -> None:
     OmegaConf.register_new_resolver("weights_tag", lambda weights: _weights_tag(weights), replace=True)
     # ${other_swept_keys:model,seed,...} in grid directories: /key=value for each other key the sweep varies.
     OmegaConf.register_new_resolver("other_swept_keys", lambda *named: _other_swept(named), replace=True)
+    # ${gpu_launcher_jobs:${runtime.jobs_per_gpu}} in hydra/launcher=gpu_pack: GPUs x cells per GPU.
+    OmegaConf.register_new_resolver("gpu_launcher_jobs", lambda setting: _launcher_jobs(setting), replace=True)
     # ${if_null:${pretrained},imagenet} in the studies: the value, or the fallback when it is null.
     OmegaConf.register_new_resolver(
         "if_null", lambda value, fallback: fallback if value is None else value, replace=True
     )
+
+
+def _launcher_jobs(setting):
+    from scalegrid.contract.device_defaults import launcher_jobs
+
+    return launcher_jobs(setting)
 
 
 def _weights_tag(weights):

@@ -118,7 +118,7 @@ def test_a_grid_cell_with_its_own_bad_setting_is_recorded_and_the_grid_goes_on(m
 @pytest.mark.parametrize(
     ("override", "expected"),
     [
-        ("trainer.precision=bogus", "trainer.precision='bogus' is unknown; choose one of 32-true, 16-mixed"),
+        ("trainer.precision=bogus", "trainer.precision='bogus' is unknown; choose one of auto, 32-true, 16-mixed"),
         ("sched.name=bogus", "sched.name='bogus' is unknown; choose one of none, cosine, onecycle, step"),
         ("optim.name=bogus", "optim.name='bogus' is unknown; choose one of sgd, adam, adamw"),
         ("budget=bogus", "budget='bogus' is unknown; choose one of epochs, steps"),

@@ -17,6 +17,7 @@ from typing import Any
 
 from scalegrid.contract.atomic_files import write_atomic
 from scalegrid.contract.config_versions import CONFIG_VERSION, migrate, rename_overrides
+from scalegrid.contract.device_defaults import resolve_precision
 from scalegrid.contract.selection import natural_mode
 
 RESULTS_FILE = "results.json"
@@ -230,6 +231,7 @@ def resolved_config(cfg: Any) -> dict[str, Any]:
         for key, value in cfg.items()
         if key != "hydra"
     }
+    resolve_precision(config)  # trainer.precision=auto: stored as what runs on this machine
     selection = config.get("selection")
     if isinstance(selection, dict) and selection.get("mode") == "auto":  # stored as the direction it stands for
         config["selection"] = {**selection, "mode": natural_mode(str(selection.get("monitor")))}

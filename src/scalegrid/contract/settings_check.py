@@ -128,7 +128,7 @@ CHECKS: dict[str, Callable[[Any], str | None]] = {
     "finetune.freeze_stages": whole(0),
     "finetune.unfreeze_epoch": whole(0),
     "runtime.finite_check_every_n_steps": whole(0),
-    "runtime.jobs_per_gpu": whole(1),
+    "runtime.jobs_per_gpu": lambda value: None if value == "auto" else whole(1)(value),
     "runtime.threads": optional(whole(1), "the machine's cores divided among the sweep's jobs"),
     "runtime.callbacks.last_checkpoint.min_interval_s": NON_NEGATIVE,
     "runtime.report.ci_level": real(0.0, 1.0, low_open=True, high_open=True),

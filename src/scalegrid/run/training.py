@@ -19,6 +19,7 @@ from pytorch_lightning.callbacks import LearningRateMonitor
 from pytorch_lightning.utilities.exceptions import SIGTERMException
 
 from scalegrid.confusion import per_class_accuracy
+from scalegrid.contract.device_defaults import channels_last, jobs_per_gpu
 from scalegrid.contract.identity import weights_tag
 from scalegrid.contract.results import (
     RESULTS_FILE,
@@ -68,19 +69,20 @@ def train(cfg: DictConfig) -> RunResult:
     import torch
 
     # trainer=gpu_per_job: a slot held while this run trains, runtime.jobs_per_gpu of them per GPU
-    with claim_free_gpu(torch.cuda.device_count(), jobs_per_gpu=cfg.runtime.jobs_per_gpu) as gpu:
+    slots = jobs_per_gpu(cfg.runtime.jobs_per_gpu)  # auto: from GPU 0's free memory
+    with claim_free_gpu(torch.cuda.device_count(), jobs_per_gpu=slots) as gpu:
         print(f"[scalegrid] training on GPU {gpu} (claimed for this run)", flush=True)
         return _train(cfg, [gpu])
 
 
-PRECISIONS = ("32-true", "16-mixed", "bf16-mixed", "16-true", "bf16-true", "64-true", "32", "16", "bf16", "64")
+PRECISIONS = ("auto", "32-true", "16-mixed", "bf16-mixed", "16-true", "bf16-true", "64-true", "32", "16", "bf16", "64")
 
 
 def check_choices(cfg: DictConfig) -> None:
     """Settings that name a choice, refused before any work: the Trainer, optimiser and schedule read them late."""
     precision = str(cfg.trainer.get("precision"))
     if precision not in PRECISIONS:
-        raise ScalegridError(f"trainer.precision={precision!r} is unknown; choose one of {', '.join(PRECISIONS[:6])}")
+        raise ScalegridError(f"trainer.precision={precision!r} is unknown; choose one of {', '.join(PRECISIONS[:7])}")
     if cfg.budget not in BUDGETS:
         raise ScalegridError(f"budget={cfg.budget!r} is unknown; choose one of {', '.join(BUDGETS)}")
     check_names(cfg.optim, cfg.sched)
@@ -185,7 +187,7 @@ def _build_model(cfg: DictConfig, config: dict[str, Any], datamodule: pl.Lightni
         sched=config["sched"],
         label_smoothing=config["loss"]["label_smoothing"],
         class_names=list(datamodule.class_names),
-        channels_last=cfg.runtime.channels_last,
+        channels_last=channels_last(cfg.runtime.channels_last, cfg.trainer.accelerator),
         compile=cfg.runtime.compile,
         finite_check_every_n_steps=cfg.runtime.finite_check_every_n_steps,
     )
@@ -230,6 +232,7 @@ def _build_trainer(
     trainer_options = {
         **OmegaConf.to_container(cfg.trainer, resolve=True),
         "devices": devices,
+        "precision": config["trainer"]["precision"],  # auto resolved for this machine (bf16-mixed on a GPU)
         "default_root_dir": str(settings.run_dir),  # Lightning's own files go into the run directory
         "use_distributed_sampler": False,  # scalegrid's loaders shard batches across DDP ranks themselves
         **budget,

@@ -1,28 +1,33 @@
-"""A grid folder holds one grid: the settings a sweep keeps fixed are recorded when it starts, and a later sweep into
-the same folder with other fixed settings is refused before any cell runs.
+"""A grid folder holds one grid: a sweep whose fixed settings differ from those of the cells already in its folder is
+refused before any cell runs.
 
 Without this, grid A (sgd) and grid B (``optim=adam``) with one ``experiment_name`` shared each other's cells: B took
-a cell A had not started, A counted it as "left to another process", and the report mixed sgd and adam cells. The
-record, ``<grid>/grid_settings.json``, holds every defining setting the sweep does not vary (``runtime`` and Hydra's
-own settings left out, as in a cell's identity), as written in the config, before interpolations are resolved (so a
-grid whose outputs or data moved is the same grid). Sweeps with the same fixed settings, started together or one after
-the other, still share the work; a key that one of them sweeps is not compared.
+a cell A had not started, A counted it as "left to another process", and the report mixed sgd and adam cells. When a
+sweep starts, the settings it keeps fixed (the defining ones: not ``runtime``, not Hydra's own, not the keys it or the
+folder's previous sweep varies) are compared with the cells in the folder: finished cells by their stored config
+(migrated), cells still running by the config Hydra wrote for them (``.hydra/config.yaml``); only settings written as
+literal values are compared (an interpolation may depend on a cell's own swept values). The cells
+themselves are the record, so a refused or corrected command leaves nothing stale behind. Sweeps with the same fixed
+settings, one after another or at the same time, still share the work.
 """
 
 from __future__ import annotations
 
-import json
-import os
 from pathlib import Path
 from typing import Any
 
-from scalegrid.contract.atomic_files import write_atomic
-from scalegrid.contract.identity import flatten, is_runtime
+import yaml
+
+from scalegrid.contract.config_versions import CONFIG_VERSION, migrate
+from scalegrid.contract.device_defaults import default_precision
+from scalegrid.contract.identity import defining_settings, flatten, is_runtime
+from scalegrid.contract.results import UnreadableResult, read_result
+from scalegrid.contract.run_folders import HYDRA_RECORD, find_run_dirs
+from scalegrid.contract.selection import natural_mode
+from scalegrid.contract.sweep_record import swept_keys
 from scalegrid.errors import ScalegridError
 
-RECORD = "grid_settings.json"
 SHOWN = 3  # differing keys named in the refusal
-CHOICES = "_config_group_choices"  # the sweep's config group options (optim: sgd), to name the way out
 
 
 def swept(config: dict[str, Any]) -> set[str]:
@@ -36,65 +41,89 @@ def swept(config: dict[str, Any]) -> set[str]:
     return {key.lstrip("+~") for key in keys}
 
 
-def fixed_settings(config: dict[str, Any]) -> dict[str, Any]:
+def _under(key: str, names: set[str]) -> bool:
+    return any(key == name or key.startswith(name + ".") for name in names)
+
+
+def fixed_settings(config: dict[str, Any], also_varied: set[str] | None = None) -> dict[str, Any]:
     """The defining settings a sweep keeps fixed, flattened, as written (``config`` unresolved, with ``hydra``)."""
-    varied = swept(config)
-
-    def is_varied(key: str) -> bool:
-        return any(key == name or key.startswith(name + ".") for name in varied)
-
+    varied = swept(config) | (also_varied or set())
     settings = {key: value for key, value in config.items() if key not in ("hydra", "experiment_name")}
     return {
         key: value
         for key, value in flatten(settings).items()
-        if not is_runtime(key) and not is_varied(key) and not isinstance(value, dict)
+        if not is_runtime(key) and not _under(key, varied) and not isinstance(value, dict)
     }
 
 
-def claim_grid_folder(grid_dir: Path, config: dict[str, Any]) -> None:
-    """Record this sweep's fixed settings in ``grid_dir``, or check them against the record already there."""
-    path = Path(grid_dir) / RECORD
-    choices = dict(((config.get("hydra") or {}).get("runtime") or {}).get("choices") or {})
-    mine = fixed_settings(config)
-    if not path.exists() and _create(path, {**mine, CHOICES: choices}):
+def _concrete(flat: dict[str, Any]) -> dict[str, Any]:
+    """``auto`` settings as resolved_config stores them (the values finished cells hold)."""
+    flat = dict(flat)
+    if flat.get("selection.mode") == "auto":
+        flat["selection.mode"] = natural_mode(str(flat.get("selection.monitor", "val/acc")))
+    if flat.get("trainer.precision") == "auto":
+        flat["trainer.precision"] = default_precision(flat.get("trainer.accelerator", "auto"))
+    return flat
+
+
+def _cell_settings(run_dir: Path) -> tuple[dict[str, Any], str] | None:
+    """A cell's defining settings: its stored result's (migrated) config, else Hydra's job config (literal values)."""
+    try:
+        result = read_result(run_dir)
+    except UnreadableResult:
+        result = None
+    if result is not None and result.config:
+        return defining_settings(result.config), "finished"
+    record = run_dir / HYDRA_RECORD / "config.yaml"
+    try:
+        written = yaml.safe_load(record.read_text()) if record.is_file() else None
+    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        return None
+    if not isinstance(written, dict):
+        return None
+    literal = defining_settings(migrate(written, CONFIG_VERSION))  # written by this version's Hydra job
+    literal = {key: value for key, value in literal.items() if not (isinstance(value, str) and "${" in value)}
+    return _concrete(literal), "running"
+
+
+def check_grid_folder(grid_dir: Path, unresolved: dict[str, Any]) -> None:
+    """Refuse a sweep into ``grid_dir`` whose fixed settings differ from the cells already there."""
+    grid_dir = Path(grid_dir)
+    if not grid_dir.is_dir():
         return
-    try:
-        recorded = json.loads(path.read_text())
-    except (OSError, ValueError):
-        record = {**mine, CHOICES: choices}
-        write_atomic(path, lambda stream: stream.write(json.dumps(record, indent=2, default=str).encode()))
-        return  # a damaged record is replaced: the cells' own identities still guard every result
-    varied = swept(config)
-    old_choices = recorded.pop(CHOICES, None) or {}
-    differing = [
-        f"{key}: {recorded[key]!r} -> {mine[key]!r}"
-        for key in sorted(set(recorded) & set(mine))
-        if recorded[key] != mine[key] and not any(key == k or key.startswith(k + ".") for k in varied)
-    ]
-    if differing:
-        first = differing[0].split(":")[0]
-        group = first.split(".")[0]
-        if group in choices and old_choices.get(group) not in (None, choices[group]):  # optim=adam, not optim.lr
-            first = f"{group}={old_choices[group]},{choices[group]}"
-        else:
-            first = f"{first}=<old>,<new>"
-        shown = "; ".join(differing[:SHOWN]) + ("; ..." if len(differing) > SHOWN else "")
-        raise ScalegridError(
-            f"{grid_dir} holds a grid started with other fixed settings ({shown}): give this grid another "
-            f"experiment_name, or sweep the key ({first}) so each value gets its own cells; delete "
-            f"{path} only when none of the earlier grid's cells is wanted"
-        )
+    previous = set(swept_keys(grid_dir))  # the folder's last sweep (its multirun.yaml, rewritten after this check)
+    literal = fixed_settings(unresolved, previous).items()  # an interpolation may depend on a cell's swept values
+    mine = {key: value for key, value in literal if not (isinstance(value, str) and "${" in value)}
+    mine = _concrete(mine)
+    for run_dir in find_run_dirs(grid_dir):
+        found = _cell_settings(run_dir)
+        if found is None:
+            continue
+        stored, state = found
+        differing = [
+            (key, stored[key], mine[key])
+            for key in sorted(set(stored) & set(mine))
+            if stored[key] != mine[key] and not _same_number(stored[key], mine[key])
+        ]
+        if differing:
+            raise ScalegridError(_refusal(grid_dir, run_dir, state, differing, unresolved))
 
 
-def _create(path: Path, settings: dict[str, Any]) -> bool:
-    """Write the record unless another sweep did first (an atomic create); True when this one wrote it."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    temporary.write_text(json.dumps(settings, indent=2, default=str))
-    try:
-        os.link(temporary, path)  # fails when the file exists: two sweeps starting together, one record
-        return True
-    except FileExistsError:
-        return False
-    finally:
-        temporary.unlink(missing_ok=True)
+def _same_number(a: Any, b: Any) -> bool:
+    numbers = (int, float)
+    return isinstance(a, numbers) and isinstance(b, numbers) and not isinstance(a, bool) and float(a) == float(b)
+
+
+def _refusal(grid_dir: Path, run_dir: Path, state: str, differing: list, unresolved: dict[str, Any]) -> str:
+    shown = "; ".join(f"{key}: {old!r} -> {new!r}" for key, old, new in differing[:SHOWN])
+    shown += "; ..." if len(differing) > SHOWN else ""
+    choices = ((unresolved.get("hydra") or {}).get("runtime") or {}).get("choices") or {}
+    named = [(k, o, n) for k, o, n in differing if k.endswith(".name") and k.split(".")[0] in choices]
+    key, old, new = (named or differing)[0]
+    sweep = f"{key.split('.')[0]}={old},{new}" if named else f"{key}={old},{new}"  # optim=sgd,adam: the option
+    keep = " ".join(f"{k}={'null' if v is None else v}" for k, v, _ in differing[:SHOWN])
+    return (
+        f"{grid_dir} holds cells of a grid with other fixed settings ({shown}; e.g. the {state} cell "
+        f"{run_dir.relative_to(grid_dir)}): give this grid another experiment_name, or sweep the key ({sweep}) so "
+        f"each value gets its own cells; to keep them, add {keep}"
+    )

@@ -20,7 +20,7 @@ from scalegrid.contract.selection import selection_mode
 from scalegrid.contract.settings_check import check_launcher_settings, check_settings
 from scalegrid.errors import STOPPED_EXIT_CODE, USAGE_ERROR, ScalegridError
 from scalegrid.grid.cells import BUSY, SKIPPED
-from scalegrid.grid.fixed_settings import claim_grid_folder
+from scalegrid.grid.fixed_settings import check_grid_folder
 
 COMPLETED, DIVERGED, FAILED = (status.value for status in RunStatus)
 
@@ -46,7 +46,7 @@ class GridSummary(Callback):
             check_pretrained_is_read(unresolved, sweep=True)
             if config.get("selection") is not None:
                 selection_mode(config.selection.monitor, config.selection.mode)
-            claim_grid_folder(Path(config.hydra.sweep.dir), unresolved)  # one grid per folder: before any cell
+            check_grid_folder(Path(config.hydra.sweep.dir), unresolved)  # one grid per folder: before any cell
         except ScalegridError as error:
             print(f"scalegrid: error: {error}", file=sys.stderr, flush=True)
             raise SystemExit(USAGE_ERROR) from None

@@ -310,3 +310,43 @@ def test_fixed_settings_leave_out_swept_keys_runtime_and_hydra():
     fixed = fixed_settings(config)
     assert fixed["optim.lr"] == 0.2 and "seed" not in fixed and "data.fraction" not in fixed
     assert not [key for key in fixed if key.startswith(("runtime.", "hydra.", "model.")) or key == "init"]
+
+
+def test_a_sweep_running_into_a_folder_holds_it_until_it_ends(tmp_path):
+    """Before its first cell folder exists, a running sweep's claim refuses another with other fixed settings; once
+    that process is gone, its claim is cleared and the folder is free."""
+    import subprocess
+    import sys
+    import time
+
+    from omegaconf import OmegaConf
+
+    from scalegrid.grid.fixed_settings import CLAIMS, check_grid_folder
+
+    grid = tmp_path / "grid"
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import sys, time; sys.path.insert(0, 'tests'); from conftest import compose_config;"
+            "from omegaconf import OmegaConf; from scalegrid.grid.fixed_settings import check_grid_folder;"
+            f"check_grid_folder(__import__('pathlib').Path({str(grid)!r}),"
+            " OmegaConf.to_container(compose_config(['optim=sgd']), resolve=False)); print('held', flush=True);"
+            " time.sleep(60)",
+        ],
+        cwd=PROJECT_ROOT,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        adam = OmegaConf.to_container(compose_config(["optim=adam"]), resolve=False)
+        with pytest.raises(ScalegridError, match=r"optim.name: 'sgd' -> 'adam'.*e\.g\. the sweep running into it now"):
+            check_grid_folder(grid, adam)
+        check_grid_folder(grid, OmegaConf.to_container(compose_config(["optim=sgd"]), resolve=False))  # same: shares
+    finally:
+        holder.kill()
+        holder.wait()
+    time.sleep(0.1)
+    check_grid_folder(grid, adam)  # the holder is gone: its claim no longer counts, and is removed
+    assert len(list((grid / CLAIMS).glob("*.json"))) == 1  # this process's latest claim, held until it ends

@@ -13,6 +13,12 @@ settings, one after another or at the same time, still share the work.
 
 from __future__ import annotations
 
+import atexit
+import fcntl
+import json
+import os
+import uuid
+from contextlib import suppress
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +34,8 @@ from scalegrid.contract.sweep_record import swept_keys
 from scalegrid.errors import ScalegridError
 
 SHOWN = 3  # differing keys named in the refusal
+CLAIMS = ".grid_claims"  # live sweeps' claims on a grid folder (flock'ed files)
+_HELD: list = []  # this process's claim (file handle, path), open and locked until it ends or starts another sweep
 
 
 def swept(config: dict[str, Any]) -> set[str]:
@@ -87,11 +95,10 @@ def _cell_settings(run_dir: Path) -> tuple[dict[str, Any], str] | None:
 
 
 def check_grid_folder(grid_dir: Path, unresolved: dict[str, Any]) -> None:
-    """Refuse a sweep into ``grid_dir`` whose fixed settings differ from the cells already there."""
+    """Refuse a sweep into ``grid_dir`` whose fixed settings differ from the cells already there or from a sweep
+    running into it now; else hold this sweep's claim on the folder until the process ends."""
     grid_dir = Path(grid_dir)
-    if not grid_dir.is_dir():
-        return
-    previous = set(swept_keys(grid_dir))  # the folder's last sweep (its multirun.yaml, rewritten after this check)
+    previous = set(swept_keys(grid_dir)) if grid_dir.is_dir() else set()  # the folder's last sweep (multirun.yaml)
     literal = fixed_settings(unresolved, previous).items()  # an interpolation may depend on a cell's swept values
     mine = {key: value for key, value in literal if not (isinstance(value, str) and "${" in value)}
     mine = _concrete(mine)
@@ -106,7 +113,68 @@ def check_grid_folder(grid_dir: Path, unresolved: dict[str, Any]) -> None:
             if stored[key] != mine[key] and not _same_number(stored[key], mine[key])
         ]
         if differing:
-            raise ScalegridError(_refusal(grid_dir, run_dir, state, differing, unresolved))
+            example = f"the {state} cell {run_dir.relative_to(grid_dir)}"
+            raise ScalegridError(_refusal(grid_dir, example, differing, unresolved))
+    _claim(grid_dir, mine, swept(unresolved) | previous, unresolved)
+
+
+def _claim(grid_dir: Path, mine: dict[str, Any], varied: set[str], unresolved: dict[str, Any]) -> None:
+    """A live sweep's claim: ``<grid>/.grid_claims/<pid>-<id>.json`` holding its fixed settings, flock'ed for as long
+    as the process lives (the system releases it however the process ends). A sweep that starts while another with
+    other fixed settings is running, before that one's first cell folder exists, is refused here."""
+    while _HELD:  # one sweep per process at a time: an earlier sweep of this process has ended
+        _release(*_HELD.pop())
+    folder = grid_dir / CLAIMS
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{os.getpid()}-{uuid.uuid4().hex[:8]}.json"
+    handle = open(path, "w")  # noqa: SIM115 - held open (and locked) until the process ends
+    fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    handle.write(json.dumps({"fixed": mine, "varied": sorted(varied)}, default=str))
+    handle.flush()
+    _HELD.append((handle, path))
+    atexit.register(_release, handle, path)
+    for other in sorted(folder.glob("*.json")):
+        if other == path:
+            continue
+        claim = _live_claim(other)
+        if claim is None:
+            continue
+        skip = varied | set(claim.get("varied") or [])
+        theirs = claim.get("fixed") or {}
+        differing = [
+            (key, theirs[key], mine[key])
+            for key in sorted(set(theirs) & set(mine))
+            if not _under(key, skip) and theirs[key] != mine[key] and not _same_number(theirs[key], mine[key])
+        ]
+        if differing:
+            _release(handle, path)
+            example = f"the sweep running into it now, process {other.name.split('-')[0]}"
+            raise ScalegridError(_refusal(grid_dir, example, differing, unresolved))
+
+
+def _live_claim(path: Path) -> dict | None:
+    """The settings of a claim whose process still runs; a dead one's file is removed."""
+    try:
+        handle = open(path)  # noqa: SIM115
+    except OSError:
+        return None
+    with handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:  # held: its sweep is running
+            try:
+                return json.loads(Path(path).read_text() or "{}")
+            except (OSError, ValueError):
+                return None
+        path.unlink(missing_ok=True)  # nobody holds it: a sweep that ended without removing it
+        return None
+
+
+def _release(handle: Any, path: Path) -> None:
+    with suppress(OSError):
+        path.unlink(missing_ok=True)
+    with suppress(OSError):
+        handle.close()
 
 
 def _same_number(a: Any, b: Any) -> bool:
@@ -114,7 +182,7 @@ def _same_number(a: Any, b: Any) -> bool:
     return isinstance(a, numbers) and isinstance(b, numbers) and not isinstance(a, bool) and float(a) == float(b)
 
 
-def _refusal(grid_dir: Path, run_dir: Path, state: str, differing: list, unresolved: dict[str, Any]) -> str:
+def _refusal(grid_dir: Path, example: str, differing: list, unresolved: dict[str, Any]) -> str:
     shown = "; ".join(f"{key}: {old!r} -> {new!r}" for key, old, new in differing[:SHOWN])
     shown += "; ..." if len(differing) > SHOWN else ""
     choices = ((unresolved.get("hydra") or {}).get("runtime") or {}).get("choices") or {}
@@ -123,7 +191,6 @@ def _refusal(grid_dir: Path, run_dir: Path, state: str, differing: list, unresol
     sweep = f"{key.split('.')[0]}={old},{new}" if named else f"{key}={old},{new}"  # optim=sgd,adam: the option
     keep = " ".join(f"{k}={'null' if v is None else v}" for k, v, _ in differing[:SHOWN])
     return (
-        f"{grid_dir} holds cells of a grid with other fixed settings ({shown}; e.g. the {state} cell "
-        f"{run_dir.relative_to(grid_dir)}): give this grid another experiment_name, or sweep the key ({sweep}) so "
+        f"{grid_dir} holds cells of a grid with other fixed settings ({shown}; e.g. {example}): give this grid another experiment_name, or sweep the key ({sweep}) so "
         f"each value gets its own cells; to keep them, add {keep}"
     )

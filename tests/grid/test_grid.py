@@ -218,7 +218,9 @@ def test_a_finished_cell_made_with_another_configuration_is_refused(finished_gri
     proc = run_train(grid_args(root, copy, *GRID_AXES))
     lines = [line for line in proc.stderr.splitlines() if line.strip()]
     assert proc.returncode == 2 and len(lines) == 1, proc.stderr[-2000:]
-    assert "holds a finished run with other settings (optim.lr: 0.5 -> 0.05)" in lines[0]
+    # the sweep compares its fixed settings with the folder's cells before any cell runs
+    assert "holds cells of a grid with other fixed settings (optim.lr: 0.5 -> 0.05" in lines[0]
+    assert "e.g. the finished cell mnist_net/frac0.5/scratch/full/seed0" in lines[0] and "add optim.lr=0.5" in lines[0]
 
 
 def test_speed_and_location_settings_of_a_version_1_config_do_not_make_a_cell_different():

@@ -9,11 +9,13 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from conftest import write_cifar10
 
 from scalegrid import PROJECT_ROOT
 
 
+@pytest.mark.slow  # about 70 s of process starts: past the default suite's 10-minute budget; CI runs it (make test-slow)
 def test_the_gpu_suite_runs_every_section_at_toy_size(tmp_path: Path) -> None:
     data = write_cifar10(tmp_path / "data", train_per_class=20, test_per_class=5)
     out = tmp_path / "suite"

@@ -271,6 +271,7 @@ def test_a_grid_written_by_version_1_is_skipped_by_the_same_command_with_its_old
     assert "[scalegrid] note: data.root is now runtime.data.root" in proc.stdout
 
 
+@pytest.mark.slow  # three sweeps in subprocesses
 def test_a_second_grid_with_other_fixed_settings_is_refused_before_any_cell(finished_grid, tmp_path):
     """Grid B (optim=adam) into grid A's folder: one line naming the differing keys, exit 2, nothing touched; a key B
     sweeps is not compared, and the same settings again share (skip) the finished cells."""
@@ -314,6 +315,7 @@ def test_fixed_settings_leave_out_swept_keys_runtime_and_hydra():
     assert not [key for key in fixed if key.startswith(("runtime.", "hydra.", "model.")) or key == "init"]
 
 
+@pytest.mark.slow  # a holder process
 def test_a_sweep_running_into_a_folder_holds_it_until_it_ends(tmp_path):
     """Before its first cell folder exists, a running sweep's claim refuses another with other fixed settings; once
     that process is gone, its claim is cleared and the folder is free."""

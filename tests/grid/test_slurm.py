@@ -70,7 +70,9 @@ def _csv_epochs(run_dir: Path, column: str) -> list[int]:
 
 
 def _job_logs(grid_dir: Path) -> str:
-    return "".join(path.read_text(errors="replace") for path in sorted((grid_dir / ".submitit").rglob("*_log.*")))
+    """submitit's job logs and the cells' own train.log, where a grid cell's output (requeue notes included) goes."""
+    logs = sorted((grid_dir / ".submitit").rglob("*_log.*")) + sorted(grid_dir.rglob("train.log"))
+    return "".join(path.read_text(errors="replace") for path in logs)
 
 
 def test_a_grid_runs_as_a_slurm_job_array(slurm, mnist_root, tmp_path) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from scalegrid.contract.sweep_record import swept
 from scalegrid.errors import ScalegridError
 
 KEY = "pretrained"
@@ -41,14 +42,8 @@ def reads_pretrained(config: dict[str, Any]) -> bool:
 
 def swept_groups(config: dict[str, Any]) -> list[str]:
     """The config groups a sweep varies (``arm``, ``model``): their options, composed per cell, may read the key."""
-    hydra = config.get("hydra") or {}
-    params = dict((hydra.get("sweeper") or {}).get("params") or {})
-    for override in (hydra.get("overrides") or {}).get("task") or []:
-        key, _, values = str(override).partition("=")
-        if "," in values:
-            params[key] = values
-    groups = set((hydra.get("runtime") or {}).get("choices") or {})  # every config group of this config
-    return [key.lstrip("+~") for key in params if key.lstrip("+~") in groups]
+    groups = set(((config.get("hydra") or {}).get("runtime") or {}).get("choices") or {})  # this config's groups
+    return sorted(key for key in swept(config) if key in groups)
 
 
 def check_pretrained_is_read(config: dict[str, Any], sweep: bool = False) -> None:

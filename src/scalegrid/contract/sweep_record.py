@@ -79,6 +79,17 @@ def read_sweep_record(path: Path) -> dict:
     return record
 
 
+def swept(config: dict) -> set[str]:
+    """The keys a sweep varies: ``hydra.sweeper.params`` and command-line overrides with several values."""
+    hydra = config.get("hydra") or {}
+    keys = {str(key) for key, value in ((hydra.get("sweeper") or {}).get("params") or {}).items() if "," in str(value)}
+    for override in (hydra.get("overrides") or {}).get("task") or []:
+        key, _, value = str(override).partition("=")
+        if "," in value or value.startswith(("range(", "choice(", "glob(")):
+            keys.add(key)
+    return {key.lstrip("+~") for key in keys}
+
+
 def swept_keys(grid_dir: Path) -> list[str]:
     """The keys the sweep gives more than one value (empty without a sweep record)."""
     return [key for key, values in requested_axes(grid_dir) or [] if len(values) > 1]

@@ -30,23 +30,12 @@ from scalegrid.contract.identity import defining_settings, flatten, is_runtime
 from scalegrid.contract.results import UnreadableResult, read_result
 from scalegrid.contract.run_folders import HYDRA_RECORD, find_run_dirs
 from scalegrid.contract.selection import natural_mode
-from scalegrid.contract.sweep_record import swept_keys
+from scalegrid.contract.sweep_record import swept, swept_keys
 from scalegrid.errors import ScalegridError
 
 SHOWN = 3  # differing keys named in the refusal
 CLAIMS = ".grid_claims"  # live sweeps' claims on a grid folder (flock'ed files)
 _HELD: list = []  # this process's claim (file handle, path), open and locked until it ends or starts another sweep
-
-
-def swept(config: dict[str, Any]) -> set[str]:
-    """The keys a sweep varies: ``hydra.sweeper.params`` and command-line overrides with several values."""
-    hydra = config.get("hydra") or {}
-    keys = {str(key) for key, value in ((hydra.get("sweeper") or {}).get("params") or {}).items() if "," in str(value)}
-    for override in (hydra.get("overrides") or {}).get("task") or []:
-        key, _, value = str(override).partition("=")
-        if "," in value or value.startswith(("range(", "choice(", "glob(")):
-            keys.add(key)
-    return {key.lstrip("+~") for key in keys}
 
 
 def _under(key: str, names: set[str]) -> bool:

@@ -121,14 +121,21 @@ def test_a_cell_that_reaches_its_time_limit_is_requeued_and_resumes_with_its_who
     assert len(_csv_epochs(run_dir, "test/acc")) == 1
 
 
-def _running_job(env: dict[str, str], deadline_s: float = 120) -> str:
+def _running_job(env: dict[str, str], grid_dir: Path, deadline_s: float = 120) -> str:
+    """This grid's SLURM job array, once one of its tasks runs: found by the array id submitit files its submission
+    under (``.submitit/<array id>/``), never by whatever squeue lists first (a job of an earlier test can still be
+    listed, and scancel then names a job that has ended: ``Invalid job id specified``)."""
     deadline = time.monotonic() + deadline_s
     while time.monotonic() < deadline:
-        jobs = subprocess.run(["squeue", "-h", "-t", "R", "-o", "%i"], capture_output=True, text=True, env=env)
-        if jobs.stdout.split():
-            return jobs.stdout.split()[0]
+        submitted = [path.name for path in (grid_dir / ".submitit").glob("*") if path.name.isdigit()]
+        for array_id in submitted:
+            jobs = subprocess.run(
+                ["squeue", "-h", "-t", "R", "-j", array_id, "-o", "%i"], capture_output=True, text=True, env=env
+            )
+            if jobs.stdout.split():
+                return array_id
         time.sleep(0.5)
-    raise AssertionError("no SLURM job started")
+    raise AssertionError(f"no SLURM job of {grid_dir} started")
 
 
 def test_scancel_signal_term_ends_the_cell_as_stopped_and_a_rerun_resumes_it(slurm, mnist_root, tmp_path) -> None:
@@ -142,7 +149,7 @@ def test_scancel_signal_term_ends_the_cell_as_stopped_and_a_rerun_resumes_it(slu
         "seed=0",
     )
     grid = start_train(args, env=slurm)
-    job = _running_job(slurm)
+    job = _running_job(slurm, grid_dir)
     wait_for_checkpoint_epoch(grid, grid_dir / "s0" / "checkpoints" / "last.ckpt", 2)
     subprocess.run(["scancel", "--signal=TERM", job], check=True, env=slurm)
     stdout, stderr = grid.communicate(timeout=300)

@@ -1,5 +1,7 @@
 """Learning-curve fits against curves of known truth: exponents, asymptotes, intervals, crossovers, D_T."""
 
+import warnings
+
 import numpy as np
 import pytest
 
@@ -180,6 +182,15 @@ def test_pretrained_error_below_the_asymptote_is_a_lower_bound():
     scratch = fit_curve(*noisy(TRUTH, np.random.default_rng(8)), resamples=50, form="M2")
     value = effective_data(scratch, 2000, [0.01, 0.011, 0.012])  # far below c = 0.05
     assert value.more_than and value.effective == value.limit == 2 * SIZES[-1]
+
+
+def test_pretrained_error_near_the_asymptote_gives_a_finite_interval_without_warnings():
+    # most refits never reach an error at the floor (inf): the quantiles must not turn that into NaN and a warning
+    scratch = fit_curve(*noisy(TRUTH, np.random.default_rng(8)), resamples=100, form="M2")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        value = effective_data(scratch, 2000, [0.049, 0.05, 0.051])
+    assert np.isfinite(value.low) and np.isfinite(value.high) and value.high == value.limit and value.high_open
 
 
 def test_joint_fit_needs_three_model_sizes():

@@ -521,7 +521,9 @@ def effective_data(scratch: CurveFit, size: float, pretrained_errors, seed: int 
         rng = np.random.default_rng(seed)
         draws = errors[rng.integers(0, errors.size, size=(scratch.samples.shape[0], errors.size))].mean(axis=1)
         effective = sizes_for(scratch.law.form, scratch.samples, draws)
-        effective = effective[~np.isnan(effective)]
+        # a refit that never reaches the error gives inf; past the limit every size reads the same (capped below),
+        # and a finite stand-in keeps the quantile from interpolating inf - inf (NaN and a RuntimeWarning)
+        effective = np.minimum(effective[~np.isnan(effective)], 10 * limit)
         if effective.size:
             tail = (1 - scratch.level) / 2
             quantiles = np.quantile(effective, [tail, 1 - tail])
